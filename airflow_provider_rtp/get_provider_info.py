@@ -1,0 +1,114 @@
+"""Provider metadata for Airflow's providers manager. Plain data, no imports of the provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PACKAGE_NAME = "airflow-provider-rtp"
+VERSION = "0.1.0"
+
+_RTP_CONN_FIELDS: dict[str, Any] = {
+    "sql_gateway_url": {
+        "label": "SQL Gateway URL",
+        "description": "REST endpoint of the Flink SQL Gateway, e.g. http://sql-gateway:8083",
+        "schema": {"type": ["string", "null"], "format": "url"},
+    },
+    "web_ui_url": {
+        "label": "Flink web UI URL",
+        "description": "Base URL for links to jobs; defaults to the JobManager REST URL",
+        "schema": {"type": ["string", "null"], "format": "url"},
+    },
+    "grafana_url": {
+        "label": "Grafana URL",
+        "description": "Optional; links to the lag dashboards",
+        "schema": {"type": ["string", "null"], "format": "url"},
+    },
+    "auth_type": {
+        "label": "Auth type",
+        "description": "none, basic (login/password) or bearer (token in the password field)",
+        "schema": {"type": ["string", "null"], "enum": ["none", "basic", "bearer"], "default": "none"},
+    },
+    "verify_tls": {
+        "label": "Verify TLS certificates",
+        "schema": {"type": ["boolean", "null"], "default": True},
+    },
+    "ca_file": {
+        "label": "CA bundle file",
+        "description": "Path of a CA bundle to verify the endpoints with",
+        "schema": {"type": ["string", "null"]},
+    },
+    "connect_timeout": {
+        "label": "Connect timeout (s)",
+        "schema": {"type": ["number", "null"], "default": 5, "minimum": 0},
+    },
+    "read_timeout": {
+        "label": "Read timeout (s)",
+        "schema": {"type": ["number", "null"], "default": 60, "minimum": 0},
+    },
+    "retries": {
+        "label": "Retries on connection errors and 5xx",
+        "schema": {"type": ["integer", "null"], "default": 3, "minimum": 0, "maximum": 10},
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": PACKAGE_NAME,
+        "name": "Real-time Platform (Flink, Kafka, Iceberg, ClickHouse)",
+        "description": (
+            "Lake-ingestion dependency scheduling: submit and maintain Flink jobs, measure Kafka time "
+            "lag, and start batch work only once an hour is provably committed in Iceberg."
+        ),
+        "versions": [VERSION],
+        "integrations": [
+            {
+                "integration-name": "Apache Flink (real-time platform)",
+                "external-doc-url": "https://nightlies.apache.org/flink/flink-docs-release-1.20/",
+                "tags": ["software"],
+            },
+        ],
+        "hooks": [
+            {
+                "integration-name": "Apache Flink (real-time platform)",
+                "python-modules": ["airflow_provider_rtp.hooks.platform"],
+            },
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_rtp.hooks.platform.RealtimePlatformHook",
+                "hook-name": "Real-time Platform (Flink)",
+                "connection-type": "rtp",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {"host": "JobManager REST URL", "password": "Password or bearer token"},
+                    "placeholders": {
+                        "host": "http://jobmanager:8081",
+                        "login": "only for basic auth",
+                    },
+                },
+                "conn-fields": _RTP_CONN_FIELDS,
+            },
+        ],
+        "config": {
+            "rtp": {
+                "description": "Defaults of the real-time platform provider.",
+                "options": {
+                    "poll_interval": {
+                        "description": "Seconds between two checks of a waiting task or trigger.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "30",
+                        "default": "30",
+                    },
+                    "rest_retries": {
+                        "description": "Retries of a Flink REST call on connection errors and HTTP 5xx.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "3",
+                        "default": "3",
+                    },
+                },
+            }
+        },
+    }

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.stack import listening, port
+
+# Services every integration test may touch, by the env var naming their port.
+STACK_PORTS = {
+    "Kafka": "KAFKA_PORT",
+    "Flink JobManager": "FLINK_REST_PORT",
+    "Flink SQL Gateway": "FLINK_SQL_GATEWAY_PORT",
+    "MariaDB": "MARIADB_PORT",
+    "PostgreSQL": "POSTGRES_PORT",
+    "InfluxDB 1": "INFLUX1_PORT",
+    "InfluxDB 2": "INFLUX2_PORT",
+    "ClickHouse 1": "CLICKHOUSE1_TCP_PORT",
+    "ClickHouse 2": "CLICKHOUSE2_TCP_PORT",
+}
+
+
+def _stack_required() -> bool:
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get("RTP_STACK_REQUIRED") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def stack() -> None:
+    """The local stack must be up. Under CI a down stack fails the test instead of skipping it."""
+    down = [name for name, key in STACK_PORTS.items() if not listening(port(key))]
+    if down:
+        msg = f"local stack not running ({', '.join(down)} down): start it with stack/rtp-stack up"
+        if _stack_required():
+            pytest.fail(msg)
+        pytest.skip(msg)

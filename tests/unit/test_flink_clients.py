@@ -1,0 +1,124 @@
+"""Request building and retry rules of the Flink clients, against a tiny local HTTP server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+
+from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkError
+from airflow_provider_rtp.flink import CheckpointStats, HttpSettings, JobState, statement_set
+from airflow_provider_rtp.flink._http import JsonHttpClient
+from airflow_provider_rtp.hooks.platform import _auth_header
+
+
+class _Handler(BaseHTTPRequestHandler):
+    script: ClassVar[list[tuple[int, dict]]] = []
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def _answer(self) -> None:
+        self.seen.append((self.command, self.path))
+        status, body = self.script.pop(0) if self.script else (200, {})
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    _Handler.script, _Handler.seen = [], []
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+
+
+def _client(url: str, retries: int = 2) -> JsonHttpClient:
+    return JsonHttpClient(HttpSettings(url, retries=retries, backoff=0.01))
+
+
+def test_get_is_retried_on_5xx(server: str) -> None:
+    _Handler.script = [(503, {"errors": ["busy"]}), (200, {"ok": 1})]
+    assert _client(server).request("GET", "/overview") == {"ok": 1}
+    assert len(_Handler.seen) == 2
+
+
+def test_post_is_not_retried_on_5xx_and_keeps_flink_text(server: str) -> None:
+    _Handler.script = [(500, {"errors": ["org.apache.flink.SomeException: boom", "Caused by: X"]})]
+    with pytest.raises(FlinkError, match="boom") as info:
+        _client(server).request("POST", "/v1/sessions", json={})
+    assert info.value.status == 500 and len(_Handler.seen) == 1
+    assert info.value.flink_errors[1] == "Caused by: X"
+
+
+def test_4xx_is_never_retried(server: str) -> None:
+    _Handler.script = [(404, {"errors": ["Job could not be found."]})]
+    with pytest.raises(FlinkError, match="Job could not be found"):
+        _client(server).request("GET", "/jobs/x")
+    assert len(_Handler.seen) == 1
+
+
+def test_unreachable_url_fails_after_bounded_retries() -> None:
+    with pytest.raises(FlinkConnectionError, match=r"unreachable.*3 times"):
+        _client("http://127.0.0.1:9", retries=2).request("GET", "/overview")
+
+
+def test_rest_url_must_have_a_scheme() -> None:
+    with pytest.raises(ValueError, match="http://"):
+        HttpSettings("jobmanager:8081")
+
+
+def test_auth_header_hides_nothing_but_builds_right() -> None:
+    assert _auth_header("none", "u", "p") is None
+    assert _auth_header("basic", "u", "p") == "Basic dTpw"
+    assert _auth_header("bearer", None, "tok") == "Bearer tok"
+    with pytest.raises(ValueError, match="bearer"):
+        _auth_header("bearer", None, None)
+    with pytest.raises(ValueError, match="unknown auth_type"):
+        _auth_header("kerberos", None, None)
+
+
+def test_settings_repr_hides_auth_header() -> None:
+    assert "secret" not in repr(HttpSettings("http://x", auth_header="Bearer secret"))
+
+
+def test_statement_set_wraps_inserts() -> None:
+    sql = statement_set(["INSERT INTO a SELECT 1;", "INSERT INTO b SELECT 2"])
+    assert sql.startswith("EXECUTE STATEMENT SET\nBEGIN\n") and sql.endswith("\nEND")
+    assert "INSERT INTO a SELECT 1;\nINSERT INTO b SELECT 2;" in sql
+    with pytest.raises(ValueError):
+        statement_set([])
+
+
+def test_job_state_parse_names_the_bad_value() -> None:
+    assert JobState.parse("running") is JobState.RUNNING
+    with pytest.raises(ValueError, match="'SLEEPING'"):
+        JobState.parse("SLEEPING")
+
+
+def test_checkpoint_stats_from_rest() -> None:
+    stats = CheckpointStats.from_rest(
+        {
+            "counts": {"completed": 5, "failed": 1, "in_progress": 0},
+            "latest": {
+                "completed": {"id": 7, "trigger_timestamp": 1700000000000, "external_path": "file:/c/7"},
+                "restored": {"id": 3, "external_path": "file:/s/3", "is_savepoint": True},
+            },
+        }
+    )
+    assert (stats.latest_completed_id, stats.restored_id, stats.restored_is_savepoint) == (7, 3, True)
+    empty = CheckpointStats.from_rest({"counts": {}, "latest": {"completed": None}})
+    assert empty.latest_completed_id is None and empty.completed == 0
