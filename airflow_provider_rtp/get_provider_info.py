@@ -51,6 +51,22 @@ _RTP_CONN_FIELDS: dict[str, Any] = {
     },
 }
 
+_ICEBERG_CONN_FIELDS: dict[str, Any] = {
+    "catalog_type": {
+        "label": "Catalog type",
+        "schema": {"type": ["string", "null"], "enum": ["sql", "rest", "hive", "glue"], "default": "sql"},
+    },
+    "catalog_name": {
+        "label": "Catalog name",
+        "description": "For sql: the catalog name the writer (Flink) used; it is part of each table row",
+        "schema": {"type": ["string", "null"]},
+    },
+    "warehouse": {
+        "label": "Warehouse location",
+        "schema": {"type": ["string", "null"]},
+    },
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     return {
@@ -67,11 +83,20 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://nightlies.apache.org/flink/flink-docs-release-1.20/",
                 "tags": ["software"],
             },
+            {
+                "integration-name": "Apache Iceberg",
+                "external-doc-url": "https://py.iceberg.apache.org/",
+                "tags": ["software"],
+            },
         ],
         "hooks": [
             {
                 "integration-name": "Apache Flink (real-time platform)",
                 "python-modules": ["airflow_provider_rtp.hooks.platform"],
+            },
+            {
+                "integration-name": "Apache Iceberg",
+                "python-modules": ["airflow_provider_rtp.hooks.iceberg"],
             },
         ],
         "connection-types": [
@@ -88,6 +113,20 @@ def get_provider_info() -> dict[str, Any]:
                     },
                 },
                 "conn-fields": _RTP_CONN_FIELDS,
+            },
+            {
+                "hook-class-name": "airflow_provider_rtp.hooks.iceberg.IcebergHook",
+                "hook-name": "Iceberg catalog (pyiceberg)",
+                "connection-type": "iceberg",
+                "ui-field-behaviour": {
+                    "relabeling": {
+                        "host": "Catalog host (sql) or URI (rest, hive, glue)",
+                        "schema": "Database of the JDBC catalog (sql)",
+                        "password": "Password or token",
+                    },
+                    "placeholders": {"host": "postgres", "port": "5432", "schema": "iceberg_catalog"},
+                },
+                "conn-fields": _ICEBERG_CONN_FIELDS,
             },
         ],
         "config": {

@@ -1,0 +1,93 @@
+"""The stack's Flink session cluster runs a JAR job and a SQL job that complete checkpoints."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState, SqlGatewayClient
+from tests.stack import flink_rest_url, sql_gateway_url, stack_env
+
+
+@pytest.fixture
+def rest() -> Iterator[FlinkRestClient]:
+    client = FlinkRestClient(HttpSettings(flink_rest_url()))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def gateway() -> Iterator[SqlGatewayClient]:
+    client = SqlGatewayClient(HttpSettings(sql_gateway_url()))
+    yield client
+    client.close()
+
+
+def smoke_jar() -> Path:
+    for root in (stack_env()["RTP_STATE"], stack_env()["RTP_CACHE"]):
+        found = sorted(Path(root, "jobs").glob("*smoke*.jar"))
+        if found:
+            return found[-1]
+    raise AssertionError("smoke job jar not built: run stack/rtp-stack pipeline up")
+
+
+def test_cluster_has_four_free_slots_and_a_gateway(rest: FlinkRestClient, gateway: SqlGatewayClient) -> None:
+    overview = rest.overview()
+    assert overview["flink-version"].startswith("1.20")
+    assert overview["taskmanagers"] >= 1 and overview["slots-total"] >= 4
+    assert gateway.info()["version"].startswith("1.20")
+
+
+def test_jar_job_runs_and_checkpoints(rest: FlinkRestClient) -> None:
+    name = f"it-smoke-{uuid.uuid4().hex[:6]}"
+    jar_id, _ = rest.upload_jar(smoke_jar())
+    job_id = None
+    try:
+        job_id = rest.run_jar(
+            jar_id,
+            args=["--name", name, "--rate", "50"],
+            parallelism=1,
+            flink_configuration={"execution.checkpointing.interval": "2s"},
+        )
+        assert rest.wait_for_state(job_id, [JobState.RUNNING], timeout=90) is JobState.RUNNING
+        assert rest.find_running_job(name).job_id == job_id
+        stats = rest.wait_for_checkpoint(job_id, timeout=90)
+        assert stats.latest_completed_id >= 1
+    finally:
+        if job_id:
+            rest.cancel(job_id)
+            rest.wait_for_state(job_id, [JobState.CANCELED], timeout=60)
+        rest.delete_jar(jar_id)
+    assert all(j["id"] != jar_id for j in rest.list_jars())
+
+
+def test_sql_job_runs_and_checkpoints(rest: FlinkRestClient, gateway: SqlGatewayClient) -> None:
+    name = f"it-sql-{uuid.uuid4().hex[:6]}"
+    results = gateway.run_script(
+        [
+            "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '10')",
+            "CREATE TEMPORARY TABLE sink (id BIGINT) WITH ('connector' = 'blackhole')",
+            "INSERT INTO sink SELECT id FROM gen",
+        ],
+        session_properties={"execution.checkpointing.interval": "2s"},
+        last_config={"pipeline.name": name},
+    )
+    job_id = results[-1].job_id
+    assert job_id, results[-1]
+    try:
+        rest.wait_for_state(job_id, [JobState.RUNNING], timeout=90)
+        assert rest.find_running_job(name).job_id == job_id
+        assert rest.wait_for_checkpoint(job_id, timeout=90).latest_completed_id >= 1
+    finally:
+        rest.cancel(job_id)
+        rest.wait_for_state(job_id, [JobState.CANCELED], timeout=60)
+
+
+def test_sql_syntax_error_keeps_flink_text_and_closes_session(gateway: SqlGatewayClient) -> None:
+    from airflow_provider_rtp.exceptions import FlinkSqlError
+
+    with pytest.raises(FlinkSqlError, match="(?i)SQL parse failed|Encountered"):
+        gateway.run_script(["SELEC 1"])
