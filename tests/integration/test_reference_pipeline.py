@@ -41,8 +41,14 @@ def lake_session_statements() -> list[str]:
 @pytest.fixture
 def mariadb() -> Iterator[pymysql.connections.Connection]:
     env = stack_env()
-    conn = pymysql.connect(host=host(), port=port("MARIADB_PORT"), user="root",
-                           password=env["MARIADB_ROOT_PASSWORD"], database="shop", autocommit=True)
+    conn = pymysql.connect(
+        host=host(),
+        port=port("MARIADB_PORT"),
+        user="root",
+        password=env["MARIADB_ROOT_PASSWORD"],
+        database="shop",
+        autocommit=True,
+    )
     yield conn
     conn.close()
 
@@ -59,7 +65,9 @@ def test_inserted_row_reaches_iceberg_within_60s_with_flink_commit_metadata(mari
     before = table.current_snapshot()
     marker = f"it-{uuid.uuid4().hex[:8]}"
     with mariadb.cursor() as cur:
-        cur.execute("INSERT INTO orders (customer_id, amount, status) VALUES (%s, %s, %s)", (4242, 12.5, marker[:16]))
+        cur.execute(
+            "INSERT INTO orders (customer_id, amount, status) VALUES (%s, %s, %s)", (4242, 12.5, marker[:16])
+        )
         row_id = cur.lastrowid
 
     gateway = SqlGatewayClient(HttpSettings(sql_gateway_url()))

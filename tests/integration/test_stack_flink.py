@@ -89,5 +89,5 @@ def test_sql_job_runs_and_checkpoints(rest: FlinkRestClient, gateway: SqlGateway
 def test_sql_syntax_error_keeps_flink_text_and_closes_session(gateway: SqlGatewayClient) -> None:
     from airflow_provider_rtp.exceptions import FlinkSqlError
 
-    with pytest.raises(FlinkSqlError, match="(?i)SQL parse failed|Encountered"):
+    with pytest.raises(FlinkSqlError, match=r"(?i)SQL parse failed|Encountered"):
         gateway.run_script(["SELEC 1"])

@@ -28,13 +28,15 @@ def _produce(topic: str, n: int, partition: int = 0) -> None:
 
 
 def _consumer(group: str) -> Consumer:
-    return Consumer({
-        "bootstrap.servers": kafka_bootstrap(),
-        "group.id": group,
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-        "isolation.level": "read_committed",
-    })
+    return Consumer(
+        {
+            "bootstrap.servers": kafka_bootstrap(),
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
 
 
 def test_produce_consume_and_group_commit() -> None:

@@ -12,7 +12,8 @@ from tests.stack import host, port, stack_env
 
 
 def _influx(p: int, q: str) -> list:
-    r = requests.get(f"http://{host()}:{p}/query", params={"db": stack_env()["INFLUX_DB"], "q": q}, timeout=10)
+    params = {"db": stack_env()["INFLUX_DB"], "q": q}
+    r = requests.get(f"http://{host()}:{p}/query", params=params, timeout=10)
     r.raise_for_status()
     return r.json()["results"][0].get("series", [])
 
@@ -55,7 +56,9 @@ def test_clickhouse_distributed_table_spans_both_shards() -> None:
     table = f"it_events_{uuid.uuid4().hex[:8]}"
     try:
         for c in shards:
-            c.execute(f"CREATE TABLE default.{table}_local (id UInt64, shard UInt8) ENGINE = MergeTree ORDER BY id")
+            c.execute(
+                f"CREATE TABLE default.{table}_local (id UInt64, shard UInt8) ENGINE = MergeTree ORDER BY id"
+            )
             c.execute(
                 f"CREATE TABLE default.{table} AS default.{table}_local "
                 f"ENGINE = Distributed(rtp_cluster, default, {table}_local, id)"

@@ -1,0 +1,268 @@
+"""Read a consumer group's exact lag with batched admin requests.
+
+Round trips do not grow with the partition count: topic metadata, log start
+offsets, read_committed end offsets (LSO), timestamp lookups and committed
+offsets are each one batched admin request (librdkafka groups them per
+broker). Only lagging partitions are read record-wise, all at once through a
+single consumer, to find the timestamp of the first unconsumed data record.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    IsolationLevel,
+    KafkaException,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka import KafkaError as CKafkaError
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from airflow_provider_rtp.exceptions import KafkaError
+from airflow_provider_rtp.kafka.models import GroupLag, PartitionLag, PartitionStatus
+
+__all__ = ["KafkaLagReader"]
+
+NO_OFFSET = -1001  # librdkafka's OFFSET_INVALID: nothing committed
+
+
+class KafkaLagReader:
+    """Measures consumer-group lag; ``config`` is a librdkafka client config (bootstrap, security)."""
+
+    def __init__(
+        self, config: Mapping[str, Any], *, request_timeout: float = 15.0, fetch_timeout: float = 10.0
+    ) -> None:
+        if "bootstrap.servers" not in config:
+            raise ValueError("Kafka config needs 'bootstrap.servers'")
+        self.config = dict(config)
+        self.request_timeout = request_timeout
+        self.fetch_timeout = fetch_timeout
+        self._admin = AdminClient(self.config)
+        self._previous: dict[tuple[str, str, int], int] = {}
+
+    # -- batched metadata --------------------------------------------------
+    def partitions(self, topics: Sequence[str]) -> list[TopicPartition]:
+        if not topics:
+            raise ValueError("at least one topic is needed")
+        futures = self._admin.describe_topics(
+            TopicCollection(list(topics)), request_timeout=self.request_timeout
+        )
+        out: list[TopicPartition] = []
+        for name, fut in futures.items():
+            try:
+                desc = fut.result()
+            except KafkaException as exc:
+                if exc.args and exc.args[0].code() == CKafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise KafkaError(f"Kafka topic {name!r} does not exist") from exc
+                raise KafkaError(f"cannot describe Kafka topic {name!r}: {exc}") from exc
+            out.extend(TopicPartition(name, p.id) for p in desc.partitions)
+        return sorted(out, key=lambda tp: (tp.topic, tp.partition))
+
+    def _list_offsets(self, specs: Mapping[TopicPartition, OffsetSpec]) -> dict[tuple[str, int], int]:
+        if not specs:
+            return {}
+        futures = self._admin.list_offsets(
+            dict(specs), isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=self.request_timeout
+        )
+        try:
+            return {(tp.topic, tp.partition): fut.result().offset for tp, fut in futures.items()}
+        except KafkaException as exc:
+            raise KafkaError(f"Kafka list_offsets failed: {exc}") from exc
+
+    def log_start_offsets(self, tps: Iterable[TopicPartition]) -> dict[tuple[str, int], int]:
+        return self._list_offsets({_tp(tp): OffsetSpec.earliest() for tp in tps})
+
+    def end_offsets(self, tps: Iterable[TopicPartition]) -> dict[tuple[str, int], int]:
+        """read_committed end offsets: the last stable offset (LSO) of each partition."""
+        return self._list_offsets({_tp(tp): OffsetSpec.latest() for tp in tps})
+
+    def offsets_for_times(
+        self, topics: Sequence[str], timestamp_ms: int
+    ) -> dict[tuple[str, int], int | None]:
+        """The first offset whose timestamp is >= ``timestamp_ms``, per partition; None if there is none."""
+        tps = self.partitions(topics)
+        raw = self._list_offsets({_tp(tp): OffsetSpec.for_timestamp(timestamp_ms) for tp in tps})
+        return {k: (v if v >= 0 else None) for k, v in raw.items()}
+
+    def committed_offsets(
+        self, group: str, tps: Sequence[TopicPartition]
+    ) -> dict[tuple[str, int], int | None]:
+        futures = self._admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group, [_tp(tp) for tp in tps])],
+            request_timeout=self.request_timeout,
+        )
+        try:
+            result = futures[group].result()
+        except KafkaException as exc:
+            raise KafkaError(f"cannot read committed offsets of group {group!r}: {exc}") from exc
+        return {
+            (tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None)
+            for tp in result.topic_partitions
+        }
+
+    def group_state(self, group: str) -> str:
+        futures = self._admin.describe_consumer_groups([group], request_timeout=self.request_timeout)
+        try:
+            return str(futures[group].result().state.name)
+        except KafkaException as exc:
+            return f"UNKNOWN ({exc.args[0].str() if exc.args else exc})"
+
+    # -- the measurement ---------------------------------------------------
+    def group_lag(self, group: str, topics: Sequence[str], now_ms: int | None = None) -> GroupLag:
+        tps = self.partitions(topics)
+        start = self.log_start_offsets(tps)
+        end = self.end_offsets(tps)
+        committed = self.committed_offsets(group, tps)
+        state = self.group_state(group)
+        now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+        lagging = {k: c for k, c in committed.items() if c is not None and c < end[k]}
+        firsts = self.first_records(lagging, end)
+        parts = []
+        for tp in tps:
+            key = (tp.topic, tp.partition)
+            parts.append(
+                self._partition(group, key, start[key], end[key], committed.get(key), firsts, now_ms)
+            )
+        return GroupLag(
+            group=group,
+            topics=tuple(topics),
+            group_state=state,
+            measured_at_ms=now_ms,
+            partitions=tuple(parts),
+        )
+
+    def _partition(
+        self,
+        group: str,
+        key: tuple[str, int],
+        log_start: int,
+        end: int,
+        committed: int | None,
+        firsts: Mapping[tuple[str, int], tuple[int, int] | None],
+        now_ms: int,
+    ) -> PartitionLag:
+        topic, partition = key
+        prev = self._previous.get((group, *key))
+        went_backwards = committed is not None and prev is not None and committed < prev
+        if committed is not None:
+            self._previous[(group, *key)] = committed
+        if committed is None:
+            return PartitionLag(topic, partition, log_start, end, None, PartitionStatus.NO_COMMIT, None)
+        offset_lag = max(0, end - committed)
+        retention_gap = committed < log_start and offset_lag > 0
+        if key not in firsts:  # committed >= end: nothing left to consume
+            return PartitionLag(
+                topic,
+                partition,
+                log_start,
+                end,
+                committed,
+                PartitionStatus.CAUGHT_UP,
+                offset_lag,
+                consumed_through_ms=now_ms,
+                time_lag_ms=0,
+                went_backwards=went_backwards,
+            )
+        first = firsts[key]
+        if first is None:
+            return PartitionLag(
+                topic,
+                partition,
+                log_start,
+                end,
+                committed,
+                PartitionStatus.UNKNOWN,
+                offset_lag,
+                retention_gap=retention_gap,
+                went_backwards=went_backwards,
+            )
+        offset, ts = first
+        if offset >= end:
+            # Only control records (transaction markers, aborted data) lie in [committed, end).
+            return PartitionLag(
+                topic,
+                partition,
+                log_start,
+                end,
+                committed,
+                PartitionStatus.CAUGHT_UP,
+                offset_lag,
+                consumed_through_ms=now_ms,
+                time_lag_ms=0,
+                went_backwards=went_backwards,
+            )
+        return PartitionLag(
+            topic,
+            partition,
+            log_start,
+            end,
+            committed,
+            PartitionStatus.LAGGING,
+            offset_lag,
+            first_unconsumed_offset=offset,
+            first_unconsumed_ms=ts,
+            consumed_through_ms=ts,
+            time_lag_ms=max(0, now_ms - ts),
+            retention_gap=retention_gap,
+            went_backwards=went_backwards,
+        )
+
+    def first_records(
+        self, positions: Mapping[tuple[str, int], int], end: Mapping[tuple[str, int], int]
+    ) -> dict[tuple[str, int], tuple[int, int] | None]:
+        """For each partition, (offset, timestamp) of the first committed data record at or after the
+        position, or (end, -1) when only control records lie before ``end``; None if not read in time."""
+        if not positions:
+            return {}
+        consumer = Consumer(
+            {
+                **self.config,
+                # assign() only: the probe never joins the group and never commits.
+                "group.id": f"rtp-lag-probe-{uuid.uuid4().hex[:12]}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "isolation.level": "read_committed",
+                "fetch.max.bytes": 1 << 20,
+                "max.partition.fetch.bytes": 64 << 10,
+            }
+        )
+        found: dict[tuple[str, int], tuple[int, int] | None] = {k: None for k in positions}
+        pending = set(positions)
+        try:
+            consumer.assign([TopicPartition(t, p, off) for (t, p), off in positions.items()])
+            deadline = time.monotonic() + self.fetch_timeout
+            while pending and time.monotonic() < deadline:
+                msg = consumer.poll(0.2)
+                if msg is None:
+                    continue
+                key = (msg.topic(), msg.partition())
+                if key not in pending:
+                    continue
+                if msg.error():
+                    if msg.error().code() == CKafkaError._PARTITION_EOF:
+                        found[key] = (end[key], -1)  # reached the end: no data record in range
+                        pending.discard(key)
+                        consumer.pause([TopicPartition(*key)])
+                        continue
+                    raise KafkaError(f"reading {key[0]}[{key[1]}] failed: {msg.error()}")
+                found[key] = (msg.offset(), msg.timestamp()[1])
+                pending.discard(key)
+                consumer.pause([TopicPartition(*key)])
+        finally:
+            consumer.close()
+        return found
+
+    def close(self) -> None:
+        # AdminClient has no close(); dropping the reference releases librdkafka's handle.
+        self._admin = None  # type: ignore[assignment]
+
+
+def _tp(tp: TopicPartition) -> TopicPartition:
+    return TopicPartition(tp.topic, tp.partition)
