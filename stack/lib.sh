@@ -68,9 +68,17 @@ wait_port() {
 
 pidfile() { echo "$RUN_DIR/$1.pid"; }
 
+# alive PID: running and not a zombie (pid 1 here may reap exited children late,
+# and kill -0 still succeeds on an unreaped one).
+alive() {
+  local st
+  st="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
+  [ -n "$st" ] && [ "${st:0:1}" != "Z" ]
+}
+
 is_running() {
   local f; f="$(pidfile "$1")"
-  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+  [ -f "$f" ] && alive "$(cat "$f")"
 }
 
 # start_bg NAME LOGFILE CMD...: run CMD detached in its own session, record pid.
@@ -86,9 +94,9 @@ stop_bg() {
   f="$(pidfile "$name")"
   [ -f "$f" ] || return 0
   pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < timeout * 2; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    for ((i = 0; i < timeout * 2; i++)); do alive "$pid" || break; sleep 0.5; done
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$f"
