@@ -1,0 +1,1 @@
+"""Operators: wire hooks into tasks."""

@@ -1,0 +1,277 @@
+"""Submit Flink JAR and SQL jobs, idempotently by job name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_rtp.exceptions import FlinkError
+from airflow_provider_rtp.flink import JobState, statement_set
+from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
+from airflow_provider_rtp.links.flink import FlinkJobLink, persist_job_link
+
+__all__ = ["FlinkJarJobOperator", "FlinkSqlJobOperator"]
+
+IfRunning = Literal["skip", "fail", "upgrade"]
+WaitFor = Literal["none", "running", "checkpoint"]
+_STATE_KEY = "flink_job_id"
+
+
+class _FlinkSubmitOperator(BaseOperator):
+    """Shared flow: reattach or act on a live job of the same name, submit, wait, report."""
+
+    operator_extra_links = (FlinkJobLink(),)
+    ui_color = "#e6f1f2"
+
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        if_running: IfRunning = "skip",
+        wait_for: WaitFor = "running",
+        wait_timeout: float = 300.0,
+        savepoint_path: str | None = None,
+        savepoint_directory: str | None = None,
+        allow_non_restored_state: bool = False,
+        flink_configuration: Mapping[str, str] | None = None,
+        rtp_conn_id: str = RealtimePlatformHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if if_running not in ("skip", "fail", "upgrade"):
+            raise ValueError(f"if_running must be skip, fail or upgrade, got {if_running!r}")
+        if wait_for not in ("none", "running", "checkpoint"):
+            raise ValueError(f"wait_for must be none, running or checkpoint, got {wait_for!r}")
+        self.job_name = job_name
+        self.if_running = if_running
+        self.wait_for = wait_for
+        self.wait_timeout = wait_timeout
+        self.savepoint_path = savepoint_path
+        self.savepoint_directory = savepoint_directory
+        self.allow_non_restored_state = allow_non_restored_state
+        self.flink_configuration = dict(flink_configuration or {})
+        self.rtp_conn_id = rtp_conn_id
+
+    @cached_property
+    def hook(self) -> RealtimePlatformHook:
+        return RealtimePlatformHook(self.rtp_conn_id)
+
+    def _submit(self, savepoint_path: str | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        if not self.job_name or not self.job_name.strip():
+            raise ValueError("job_name must not be empty: it is the job's identity")
+        rest = self.hook.rest
+        try:
+            store = context.get("task_state_store")
+            stored = store.get(_STATE_KEY) if store is not None else None
+            if stored:
+                try:
+                    state = rest.job_state(str(stored))
+                except FlinkError:
+                    state = None
+                if state is not None and not state.is_terminal:
+                    self.log.info("Reattaching to job %s (%s) submitted by an earlier try", stored, state)
+                    return self._finish(context, str(stored), action="reattached", restored_from=None)
+
+            restored_from = self.savepoint_path
+            existing = rest.find_running_job(self.job_name)
+            if existing is not None:
+                if self.if_running == "skip":
+                    self.log.info(
+                        "Job %r is already %s as %s: nothing to submit",
+                        self.job_name,
+                        existing.state,
+                        existing.job_id,
+                    )
+                    return self._finish(
+                        context, existing.job_id, action="skipped", restored_from=None, wait=False
+                    )
+                if self.if_running == "fail":
+                    raise FlinkError(
+                        f"a job named {self.job_name!r} is already {existing.state} as "
+                        f"{existing.job_id} and if_running='fail'"
+                    )
+                self.log.info("Upgrading job %r: stop %s with a savepoint", self.job_name, existing.job_id)
+                trigger = rest.stop_with_savepoint(existing.job_id, self.savepoint_directory)
+                restored_from = rest.wait_for_savepoint(
+                    existing.job_id, trigger, timeout=self.wait_timeout
+                ).location
+                self.log.info("Savepoint of %s: %s", existing.job_id, restored_from)
+
+            submitted = self._submit(restored_from)
+            job_id = submitted["job_id"]
+            if store is not None:
+                store.set(_STATE_KEY, job_id)
+            return self._finish(
+                context,
+                job_id,
+                action="upgraded" if existing else "submitted",
+                restored_from=restored_from,
+                extra=submitted,
+            )
+        finally:
+            self.hook.close()
+
+    def _finish(
+        self,
+        context: Any,
+        job_id: str,
+        *,
+        action: str,
+        restored_from: str | None,
+        extra: Mapping[str, Any] | None = None,
+        wait: bool = True,
+    ) -> dict[str, Any]:
+        rest = self.hook.rest
+        persist_job_link(context, self.hook.job_url(job_id))
+        if wait and self.wait_for != "none":
+            rest.wait_for_state(job_id, [JobState.RUNNING], timeout=self.wait_timeout)
+            if self.wait_for == "checkpoint":
+                rest.wait_for_checkpoint(job_id, timeout=self.wait_timeout)
+        details = rest.job_details(job_id)
+        if details.get("name") != self.job_name:
+            raise FlinkError(
+                f"job {job_id} runs as {details.get('name')!r}, not {self.job_name!r}: the "
+                "program must not override pipeline.name (call execute() without a name)"
+            )
+        result: dict[str, Any] = {
+            "job_id": job_id,
+            "job_name": self.job_name,
+            "action": action,
+            "restored_from": restored_from,
+        }
+        result.update({k: v for k, v in (extra or {}).items() if k != "job_id"})
+        self.log.info("Flink job %r: %s (%s)", self.job_name, job_id, action)
+        return result
+
+
+class FlinkJarJobOperator(_FlinkSubmitOperator):
+    """Run a JAR on a Flink session cluster, once per job name.
+
+    The jar is uploaded only if the cluster has no jar with the same content
+    (checksum), and deleted after submission unless ``keep_jar``.
+
+    :param job_name: the job's identity; set as ``pipeline.name``.
+    :param jar: local path of the jar file.
+    :param entry_class: main class, if the jar's manifest names none.
+    :param args: program arguments.
+    :param parallelism: default parallelism of the job.
+    :param if_running: ``skip`` (return the live job), ``fail``, or ``upgrade`` (stop with savepoint and
+        submit this version from it).
+    :param wait_for: ``none``, ``running`` or ``checkpoint`` (the first completed checkpoint).
+    :param savepoint_path: start from this savepoint (ignored on upgrade, which uses its own).
+    :param flink_configuration: per-job Flink configuration.
+    """
+
+    template_fields: Sequence[str] = (
+        "job_name",
+        "jar",
+        "entry_class",
+        "args",
+        "savepoint_path",
+        "flink_configuration",
+    )
+
+    def __init__(
+        self,
+        *,
+        jar: str,
+        entry_class: str | None = None,
+        args: Sequence[str] = (),
+        parallelism: int | None = None,
+        restore_mode: str | None = None,
+        keep_jar: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if parallelism is not None and parallelism < 1:
+            raise ValueError(f"parallelism must be >= 1, got {parallelism}")
+        self.jar = jar
+        self.entry_class = entry_class
+        self.args = list(args)
+        self.parallelism = parallelism
+        self.restore_mode = restore_mode
+        self.keep_jar = keep_jar
+
+    def _submit(self, savepoint_path: str | None) -> dict[str, Any]:
+        rest = self.hook.rest
+        jar_id, uploaded = rest.upload_jar(Path(self.jar))
+        self.log.info("Jar %s %s", jar_id, "uploaded" if uploaded else "already on the cluster (not re-sent)")
+        try:
+            job_id = rest.run_jar(
+                jar_id,
+                entry_class=self.entry_class,
+                args=self.args,
+                parallelism=self.parallelism,
+                savepoint_path=savepoint_path,
+                allow_non_restored_state=self.allow_non_restored_state,
+                restore_mode=self.restore_mode,
+                flink_configuration={**self.flink_configuration, "pipeline.name": self.job_name},
+            )
+        finally:
+            if not self.keep_jar:
+                rest.delete_jar(jar_id)
+        return {"job_id": job_id, "jar_id": jar_id}
+
+
+class FlinkSqlJobOperator(_FlinkSubmitOperator):
+    """Run Flink SQL through the SQL Gateway, once per job name.
+
+    ``setup_sql`` (catalogs, tables, SET statements) runs first in a fresh
+    session; ``insert_sql`` becomes the job — several INSERTs run as one
+    statement set. The session is always closed.
+
+    :param job_name: the job's identity; set as ``pipeline.name`` for the job statement only.
+    :param insert_sql: one INSERT statement, or several for a statement set.
+    :param setup_sql: statements run before, in the same session.
+    :param session_properties: session configuration (e.g. checkpoint interval).
+    """
+
+    template_fields: Sequence[str] = (
+        "job_name",
+        "insert_sql",
+        "setup_sql",
+        "savepoint_path",
+        "flink_configuration",
+    )
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"insert_sql": "sql", "setup_sql": "sql"}
+
+    def __init__(
+        self,
+        *,
+        insert_sql: str | Sequence[str],
+        setup_sql: Sequence[str] = (),
+        session_properties: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.insert_sql = insert_sql
+        self.setup_sql = list(setup_sql)
+        self.session_properties = dict(session_properties or {})
+
+    def _submit(self, savepoint_path: str | None) -> dict[str, Any]:
+        inserts = [self.insert_sql] if isinstance(self.insert_sql, str) else list(self.insert_sql)
+        if not inserts:
+            raise ValueError("insert_sql is empty: nothing would run as a job")
+        job_sql = inserts[0] if len(inserts) == 1 else statement_set(inserts)
+        job_config = {**self.flink_configuration, "pipeline.name": self.job_name}
+        if savepoint_path:
+            job_config["execution.savepoint.path"] = savepoint_path
+            if self.allow_non_restored_state:
+                job_config["execution.savepoint.ignore-unclaimed-state"] = "true"
+        results = self.hook.sql_gateway.run_script(
+            [*self.setup_sql, job_sql], session_properties=self.session_properties, last_config=job_config
+        )
+        job_id = results[-1].job_id
+        if not job_id:
+            raise FlinkError(
+                f"the SQL Gateway started no job for {self.job_name!r}: is insert_sql an INSERT?"
+            )
+        return {"job_id": job_id}
