@@ -124,11 +124,12 @@ metrics:
         class: org.apache.flink.metrics.influxdb.InfluxdbReporterFactory
       scheme: http
       host: $RTP_HOST
-      port: $influx_port
+      # Quoted: the reporter reads its options as strings and ignores a YAML integer.
+      port: "$influx_port"
       db: $INFLUX_DB
+      # connectTimeout/writeTimeout are left at their defaults: the 1.20 reporter casts
+      # their raw config value to Duration and fails on any value given here.
       consistency: ANY
-      connectTimeout: 2000
-      writeTimeout: 2000
       interval: 10 SECONDS
 EOF2
 }
