@@ -18,12 +18,15 @@ org.apache.iceberg:$ICEBERG_FLINK_RUNTIME:$ICEBERG_VERSION
 org.apache.hadoop:hadoop-client-api:$HADOOP_VERSION
 org.apache.hadoop:hadoop-client-runtime:$HADOOP_VERSION
 org.postgresql:postgresql:$POSTGRES_JDBC_VERSION
+com.mysql:mysql-connector-j:$MYSQL_CONNECTOR_J_VERSION
 EOF2
 }
 
 flink_install() {
   require_cmd java mvn tar unzip
-  [ -f "$FLINK_HOME/.complete" ] && return 0
+  # The marker records what was assembled; a changed pin re-assembles.
+  local want; want="$(flink_connector_jars; echo "gateway $FLINK_SQL_GATEWAY_VERSION")"
+  [ -f "$FLINK_HOME/.complete" ] && [ "$(cat "$FLINK_HOME/.complete")" = "$want" ] && return 0
   local pypi="$RTP_CACHE/pypi" wheel sdist tmp
   mkdir -p "$pypi"
   wheel="$(ls "$pypi"/apache_flink-"$FLINK_VERSION"-*.whl 2>/dev/null | head -1 || true)"
@@ -52,7 +55,7 @@ flink_install() {
   maven_fetch "org.apache.flink:flink-sql-gateway:$FLINK_SQL_GATEWAY_VERSION" "$tmp/opt"
   [ -f "$tmp/plugins/metrics-influx/flink-metrics-influxdb-$FLINK_VERSION.jar" ] \
     || die "the InfluxDB metric reporter is missing from apache-flink-libraries $FLINK_VERSION"
-  touch "$tmp/.complete"
+  echo "$want" > "$tmp/.complete"
   rm -rf "$FLINK_HOME"; mv "$tmp" "$FLINK_HOME"
 }
 
