@@ -99,6 +99,13 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_rtp.hooks.iceberg"],
             },
         ],
+        "operators": [
+            {
+                "integration-name": "Apache Flink (real-time platform)",
+                "python-modules": ["airflow_provider_rtp.operators.flink"],
+            },
+        ],
+        "extra-links": ["airflow_provider_rtp.links.flink.FlinkJobLink"],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_rtp.hooks.platform.RealtimePlatformHook",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 
 import pendulum
-
 from airflow.sdk import dag, task
 
 TABLE = os.environ.get("RTP_DEMO_TABLE", "ods.orders")
@@ -65,10 +64,7 @@ def rtp_reference_pipeline():
         from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 
         catalog = IcebergHook().flink_catalog_ddl("lake")
-        query = (
-            f"SELECT COUNT(*) FROM lake.{TABLE} "
-            f"/*+ OPTIONS('snapshot-id' = '{commit['snapshot_id']}') */"
-        )
+        query = f"SELECT COUNT(*) FROM lake.{TABLE} /*+ OPTIONS('snapshot-id' = '{commit['snapshot_id']}') */"
         hook = RealtimePlatformHook()
         try:
             results = hook.sql_gateway.run_script(

@@ -63,3 +63,21 @@ def test_entry_point_is_registered() -> None:
 def test_get_provider_info_imports_nothing_of_the_provider() -> None:
     source = (Path(__file__).parents[2] / "airflow_provider_rtp" / "get_provider_info.py").read_text()
     assert "import airflow" not in source and "from airflow" not in source
+
+
+def test_extra_links_resolve() -> None:
+    from airflow.sdk import BaseOperatorLink
+
+    for path in get_provider_info().get("extra-links", []):
+        module, _, name = path.rpartition(".")
+        assert issubclass(getattr(importlib.import_module(module), name), BaseOperatorLink)
+
+
+def test_operators_have_templated_fields_that_exist() -> None:
+    from airflow_provider_rtp.operators.flink import FlinkJarJobOperator, FlinkSqlJobOperator
+
+    jar = FlinkJarJobOperator(task_id="j", job_name="n", jar="/x.jar")
+    sql = FlinkSqlJobOperator(task_id="s", job_name="n", insert_sql="INSERT INTO a SELECT 1")
+    for op in (jar, sql):
+        for field in op.template_fields:
+            assert hasattr(op, field), field

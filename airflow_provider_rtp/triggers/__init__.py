@@ -1,0 +1,1 @@
+"""Triggers: the deferrable halves of the sensors, run in the triggerer."""
