@@ -44,8 +44,10 @@ class IcebergHook(BaseHook):
         ctype = str(extra.pop("catalog_type", "sql")).lower()
         extra.pop("catalog_name", None)
         if ctype not in _CATALOG_TYPES:
-            raise ValueError(f"connection {self.iceberg_conn_id!r}: unknown catalog_type {ctype!r}, "
-                             f"use one of {', '.join(_CATALOG_TYPES)}")
+            raise ValueError(
+                f"connection {self.iceberg_conn_id!r}: unknown catalog_type {ctype!r}, "
+                f"use one of {', '.join(_CATALOG_TYPES)}"
+            )
         props: dict[str, Any] = {"type": ctype, **extra}
         if ctype == "sql":
             auth = ""
@@ -54,8 +56,10 @@ class IcebergHook(BaseHook):
                 if conn.password:
                     auth += ":" + quote(conn.password, safe="")
                 auth += "@"
-            props["uri"] = (f"postgresql+psycopg2://{auth}{conn.host or 'localhost'}:{conn.port or 5432}/"
-                            f"{conn.schema or 'iceberg_catalog'}")
+            props["uri"] = (
+                f"postgresql+psycopg2://{auth}{conn.host or 'localhost'}:{conn.port or 5432}/"
+                f"{conn.schema or 'iceberg_catalog'}"
+            )
         elif conn.host:
             props["uri"] = conn.host
             if conn.password and ctype == "rest":
@@ -80,8 +84,9 @@ class IcebergHook(BaseHook):
         try:
             return self.catalog.load_table(identifier)
         except NoSuchTableError as exc:
-            raise IcebergError(f"Iceberg table {identifier!r} does not exist in catalog "
-                               f"{self.catalog.name!r}: {exc}") from exc
+            raise IcebergError(
+                f"Iceberg table {identifier!r} does not exist in catalog {self.catalog.name!r}: {exc}"
+            ) from exc
 
     def flink_catalog_ddl(self, name: str | None = None) -> str:
         """``CREATE CATALOG`` for Flink SQL over the same JDBC catalog (``sql`` type only).

@@ -55,7 +55,7 @@ class PyMySQLBackend:
     name = "pymysql"
 
     def __init__(self, args: argparse.Namespace) -> None:
-        import pymysql  # noqa: PLC0415 - optional, the CLI backend is the fallback
+        import pymysql
 
         self._conn = pymysql.connect(
             host=args.host,
@@ -114,7 +114,9 @@ def open_backend(args: argparse.Namespace):
 def parse_mix(text: str) -> tuple[int, int, int]:
     parts = [int(p) for p in text.split("/")]
     if len(parts) != 3 or min(parts) < 0 or sum(parts) == 0:
-        raise argparse.ArgumentTypeError(f"--mix wants INSERT/UPDATE/DELETE weights like 60/30/10, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--mix wants INSERT/UPDATE/DELETE weights like 60/30/10, got {text!r}"
+        )
     return parts[0], parts[1], parts[2]
 
 
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
     stopping = False
 
-    def stop(signum, frame) -> None:  # noqa: ARG001
+    def stop(signum, frame) -> None:
         nonlocal stopping
         stopping = True
 
@@ -148,7 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ("insert", "update", "delete")
     builders = {"insert": insert_sql, "update": update_sql, "delete": delete_sql}
     backend = open_backend(args)
-    print(f"generator: {args.rate:g} changes/s, mix {'/'.join(map(str, args.mix))}, via {backend.name}", flush=True)
+    print(
+        f"generator: {args.rate:g} changes/s, mix {'/'.join(map(str, args.mix))}, via {backend.name}",
+        flush=True,
+    )
 
     done: Counter[str] = Counter()
     start = time.monotonic()
