@@ -1,0 +1,35 @@
+"""Test DAGs: submit Flink jobs through the operators; names and paths come from the run's conf."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_rtp.operators.flink import FlinkJarJobOperator, FlinkSqlJobOperator
+
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+
+for mode in ("skip", "upgrade"):
+    with DAG(f"rtp_it_flink_jar_{mode}", schedule=None, start_date=START):
+        FlinkJarJobOperator(
+            task_id="jar_job",
+            job_name="{{ dag_run.conf['job_name'] }}",
+            jar="{{ dag_run.conf['jar'] }}",
+            args=["--name", "{{ dag_run.conf['job_name'] }}", "--rate", "20"],
+            if_running=mode,
+            wait_for="checkpoint",
+            flink_configuration={"execution.checkpointing.interval": "2s"},
+        )
+
+with DAG("rtp_it_flink_sql", schedule=None, start_date=START):
+    FlinkSqlJobOperator(
+        task_id="sql_job",
+        job_name="{{ dag_run.conf['job_name'] }}",
+        setup_sql=[
+            "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5')",
+            "CREATE TEMPORARY TABLE sink (id BIGINT) WITH ('connector' = 'blackhole')",
+        ],
+        insert_sql="INSERT INTO sink SELECT id FROM gen",
+        session_properties={"execution.checkpointing.interval": "2s"},
+        wait_for="checkpoint",
+    )

@@ -1,0 +1,98 @@
+"""The Flink job operators, driven by real `airflow dags test` runs against the stack's cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState
+from tests.integration.test_stack_flink import smoke_jar
+from tests.stack import flink_rest_url
+
+DAG_FILE = Path(__file__).parent / "dags" / "rtp_it_flink_jobs.py"
+RUN_ID = re.compile(r"DagRun Finished: dag_id=\S+, logical_date=[^,]+, run_id=([^,]+),")
+
+
+def run_dag(dag_id: str, conf: dict) -> dict:
+    """Run the DAG with `airflow dags test` and return what its one task returned."""
+    exe = Path(sys.executable).parent / "airflow"
+    out = subprocess.run(
+        [str(exe), "dags", "test", dag_id, "-f", str(DAG_FILE), "-c", json.dumps(conf)],
+        env={**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent)},
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    log = out.stdout + out.stderr
+    assert out.returncode == 0 and "state=success" in log, log[-4000:]
+    run_id = RUN_ID.findall(log)[-1]
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.execute(
+            select(XComModel).where(
+                XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
+            )
+        ).scalar_one()
+        return XComModel.deserialize_value(row)
+
+
+@pytest.fixture
+def rest() -> Iterator[FlinkRestClient]:
+    client = FlinkRestClient(HttpSettings(flink_rest_url()))
+    yield client
+    client.close()
+
+
+def _cancel(rest: FlinkRestClient, name: str) -> None:
+    job = rest.find_running_job(name)
+    if job is not None:
+        rest.cancel(job.job_id)
+        rest.wait_for_state(job.job_id, [JobState.CANCELED], timeout=60)
+
+
+def test_jar_job_submit_skip_upgrade(rest: FlinkRestClient) -> None:
+    name = f"it-op-jar-{uuid.uuid4().hex[:6]}"
+    conf = {"job_name": name, "jar": str(smoke_jar())}
+    jars_before = {j["id"] for j in rest.list_jars()}
+    try:
+        first = run_dag("rtp_it_flink_jar_skip", conf)
+        assert first["action"] == "submitted" and first["job_name"] == name
+
+        again = run_dag("rtp_it_flink_jar_skip", conf)
+        assert (again["action"], again["job_id"]) == ("skipped", first["job_id"])
+        live = [j for j in rest.list_jobs() if j.name == name and j.state is JobState.RUNNING]
+        assert [j.job_id for j in live] == [first["job_id"]]
+
+        upgraded = run_dag("rtp_it_flink_jar_upgrade", conf)
+        assert upgraded["action"] == "upgraded" and upgraded["job_id"] != first["job_id"]
+        assert rest.job_state(first["job_id"]) is JobState.FINISHED
+        restored = rest.checkpoints(upgraded["job_id"])
+        assert restored.restored_is_savepoint is True
+        assert restored.restored_path.rstrip("/") == upgraded["restored_from"].rstrip("/")
+    finally:
+        _cancel(rest, name)
+    # The uploaded jar was deleted after each submission.
+    assert {j["id"] for j in rest.list_jars()} <= jars_before
+
+
+def test_sql_job_submit_then_skip(rest: FlinkRestClient) -> None:
+    name = f"it-op-sql-{uuid.uuid4().hex[:6]}"
+    try:
+        first = run_dag("rtp_it_flink_sql", {"job_name": name})
+        assert first["action"] == "submitted"
+        assert rest.job_details(first["job_id"])["name"] == name
+        again = run_dag("rtp_it_flink_sql", {"job_name": name})
+        assert (again["action"], again["job_id"]) == ("skipped", first["job_id"])
+    finally:
+        _cancel(rest, name)
