@@ -1,0 +1,289 @@
+"""What one evaluation read from the systems, as plain frozen values.
+
+Adapters (hooks, triggers) fill these in; nothing here performs I/O. Field
+names follow the systems they come from so that an adapter is a thin mapping.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_rtp.completeness._time import require_utc, require_utc_or_none, to_iso
+from airflow_provider_rtp.completeness.errors import MalformedObservationError
+from airflow_provider_rtp.completeness.models import Window
+
+if TYPE_CHECKING:
+    from airflow_provider_rtp.completeness.commit import CommitStage
+
+__all__ = [
+    "CdcObservation",
+    "JobObservation",
+    "JobState",
+    "KafkaObservation",
+    "LagSample",
+    "Observations",
+    "PartitionObservation",
+    "RestoreInfo",
+]
+
+
+class JobState(enum.StrEnum):
+    """Flink job states, as the JobManager REST API spells them."""
+
+    INITIALIZING = "INITIALIZING"
+    CREATED = "CREATED"
+    RUNNING = "RUNNING"
+    FAILING = "FAILING"
+    FAILED = "FAILED"
+    CANCELLING = "CANCELLING"
+    CANCELED = "CANCELED"
+    FINISHED = "FINISHED"
+    RESTARTING = "RESTARTING"
+    SUSPENDED = "SUSPENDED"
+    RECONCILING = "RECONCILING"
+
+    @property
+    def is_down(self) -> bool:
+        """Failed, failing, restarting or cancelled: no progress until someone or something acts."""
+        return self in _DOWN
+
+    @property
+    def is_starting(self) -> bool:
+        return self in (JobState.CREATED, JobState.INITIALIZING, JobState.RECONCILING)
+
+
+_DOWN = frozenset(
+    {
+        JobState.FAILING,
+        JobState.FAILED,
+        JobState.CANCELLING,
+        JobState.CANCELED,
+        JobState.RESTARTING,
+        JobState.SUSPENDED,
+    }
+)
+
+
+def _nonneg_int(value: Any, what: str, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedObservationError(f"{what} must be an int, got {value!r}")
+    if value < 0:
+        raise MalformedObservationError(f"{what} must not be negative, got {value}")
+
+
+@dataclass(frozen=True)
+class RestoreInfo:
+    """Where a job's state came from (``latest.restored`` of ``GET /jobs/:id/checkpoints``)."""
+
+    checkpoint_id: int
+    path: str | None = None
+    is_savepoint: bool | None = None
+
+    def __post_init__(self) -> None:
+        _nonneg_int(self.checkpoint_id, "restored checkpoint id")
+
+
+@dataclass(frozen=True)
+class JobObservation:
+    """A Flink job: the ingestion job J, or the CDC job C.
+
+    :param latest_checkpoint_id: the latest *completed* checkpoint, read after the Kafka offsets.
+    :param latest_checkpoint_trigger: when that checkpoint was triggered; proves metric durability.
+    :param start_time: when this run started; commits of the same job id stamped earlier belong
+        to a previous run (fixed job ids) and are not trusted.
+    :param restored: set when the run was restored from a checkpoint or savepoint.
+    """
+
+    job_id: str
+    name: str
+    state: JobState
+    latest_checkpoint_id: int | None = None
+    latest_checkpoint_trigger: datetime | None = None
+    start_time: datetime | None = None
+    restored: RestoreInfo | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.job_id, str) or not self.job_id:
+            raise MalformedObservationError(f"job id must be a non-empty string, got {self.job_id!r}")
+        try:
+            object.__setattr__(self, "state", JobState(str(self.state).upper()))
+        except ValueError:
+            raise MalformedObservationError(
+                f"job {self.job_id}: unknown Flink job state {self.state!r}"
+            ) from None
+        _nonneg_int(self.latest_checkpoint_id, f"job {self.job_id}: checkpoint id", optional=True)
+        trigger = require_utc_or_none(
+            self.latest_checkpoint_trigger, f"job {self.job_id}: checkpoint trigger"
+        )
+        object.__setattr__(self, "latest_checkpoint_trigger", trigger)
+        object.__setattr__(
+            self, "start_time", require_utc_or_none(self.start_time, f"job {self.job_id}: start")
+        )
+
+
+@dataclass(frozen=True)
+class LagSample:
+    """One reading of a CDC source lag metric (e.g. ``currentEmitEventTimeLag``).
+
+    :param sampled_at: wall time of the reading.
+    :param lag: the metric's value.
+    :param frozen: the adapter saw the value unchanged across readings. Flink CDC's MySQL
+        source updates it only on data changes, so a frozen value means "unknown", not "no lag".
+    """
+
+    sampled_at: datetime
+    lag: timedelta
+    frozen: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sampled_at", require_utc(self.sampled_at, "lag sample time"))
+        if not isinstance(self.lag, timedelta):
+            raise MalformedObservationError(f"lag must be a timedelta, got {self.lag!r}")
+
+    @property
+    def watermark(self) -> datetime:
+        """``t - λ``; a negative lag (clock skew) is read as zero, never as a time after ``t``."""
+        return self.sampled_at - max(self.lag, timedelta(0))
+
+
+@dataclass(frozen=True)
+class CdcObservation:
+    """The CDC capture job C: a heartbeat watermark (preferred) or a lag sample (fallback).
+
+    :param heartbeat: source time of the newest *committed* heartbeat in the heartbeat topic
+        (read_committed), captured by the same binlog reader as the data tables.
+    """
+
+    name: str
+    heartbeat: datetime | None = None
+    metric: LagSample | None = None
+    job: JobObservation | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "heartbeat", require_utc_or_none(self.heartbeat, f"cdc {self.name}: heartbeat")
+        )
+
+
+@dataclass(frozen=True)
+class PartitionObservation:
+    """One partition of the ingested topics, seen by group G.
+
+    :param log_start: the first offset still in the log (retention moves it).
+    :param end: the read_committed end offset (LSO).
+    :param committed: G's committed offset, ``None`` when G committed none for this partition.
+    :param offset_for_target: ``offsets_for_times(target)``: first offset stamped at or after the
+        target, ``None`` when every record in the partition is older.
+    :param first_unconsumed_offset: offset of the first *data* record at or after ``committed``
+        (control records skipped), ``None`` when there is none: a caught-up consumer of a
+        transactional topic may sit one control record short of ``end``.
+    :param first_unconsumed_timestamp: that record's timestamp.
+    """
+
+    topic: str
+    partition: int
+    log_start: int
+    end: int
+    committed: int | None
+    offset_for_target: int | None
+    first_unconsumed_offset: int | None = None
+    first_unconsumed_timestamp: datetime | None = None
+
+    def __post_init__(self) -> None:
+        where = f"partition {self.topic}[{self.partition}]"
+        _nonneg_int(self.partition, f"{where}: partition number")
+        _nonneg_int(self.log_start, f"{where}: log start offset")
+        _nonneg_int(self.end, f"{where}: end offset")
+        _nonneg_int(self.committed, f"{where}: committed offset", optional=True)
+        _nonneg_int(self.offset_for_target, f"{where}: offset for target", optional=True)
+        _nonneg_int(self.first_unconsumed_offset, f"{where}: first unconsumed offset", optional=True)
+        if self.log_start > self.end:
+            raise MalformedObservationError(
+                f"{where}: log start offset {self.log_start} is beyond the end offset {self.end}"
+            )
+        if self.first_unconsumed_offset is not None:
+            if self.committed is None or self.first_unconsumed_offset < self.committed:
+                raise MalformedObservationError(
+                    f"{where}: first unconsumed offset {self.first_unconsumed_offset} must be at or "
+                    f"after the committed offset {self.committed}"
+                )
+        elif self.first_unconsumed_timestamp is not None:
+            raise MalformedObservationError(
+                f"{where}: a first unconsumed timestamp ({to_iso(self.first_unconsumed_timestamp)}) "
+                "needs the offset of that record"
+            )
+        ts = require_utc_or_none(self.first_unconsumed_timestamp, f"{where}: first unconsumed timestamp")
+        object.__setattr__(self, "first_unconsumed_timestamp", ts)
+
+    @property
+    def name(self) -> str:
+        return f"{self.topic}.p{self.partition}"
+
+    @property
+    def has_data_in_lag(self) -> bool:
+        """Whether any data record lies in ``[committed, end)``."""
+        return self.first_unconsumed_offset is not None
+
+
+@dataclass(frozen=True)
+class KafkaObservation:
+    """Every partition of every topic J reads, for group G.
+
+    :param target: the time ``offsets_for_times`` was asked for; must equal the window's target.
+    """
+
+    group: str
+    target: datetime
+    partitions: tuple[PartitionObservation, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target", require_utc(self.target, "kafka target"))
+        object.__setattr__(self, "partitions", tuple(self.partitions))
+        if not self.partitions:
+            raise MalformedObservationError(
+                f"no partitions observed for group {self.group!r}; a topic always has at least one"
+            )
+        seen: set[tuple[str, int]] = set()
+        for p in self.partitions:
+            if not isinstance(p, PartitionObservation):
+                raise MalformedObservationError(f"expected PartitionObservation, got {p!r}")
+            if (p.topic, p.partition) in seen:
+                raise MalformedObservationError(f"partition {p.name} observed twice")
+            seen.add((p.topic, p.partition))
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Everything one evaluation read, for one window.
+
+    The observations must be gathered in this order: CDC, then Kafka offsets, then
+    job J (its latest completed checkpoint id c*), then the commit target. The
+    order is part of the proof: the checkpoint that committed the observed offsets
+    is then at most c*, so a commit covering c* covers those offsets; and the CDC
+    watermark read first makes "no record at or after the target" mean "none will come".
+
+    :param commit: the commit stage (e.g. :class:`~.commit.IcebergCommitStage`).
+    :param cdc: ``None`` when no CDC job feeds the topics.
+    """
+
+    window: Window
+    kafka: KafkaObservation
+    job: JobObservation
+    commit: CommitStage
+    cdc: CdcObservation | None = None
+
+    def __post_init__(self) -> None:
+        for name, kind in (("window", Window), ("kafka", KafkaObservation), ("job", JobObservation)):
+            if not isinstance(getattr(self, name), kind):
+                raise MalformedObservationError(
+                    f"{name} must be a {kind.__name__}, got {getattr(self, name)!r}"
+                )
+        if not callable(getattr(self.commit, "evaluate", None)):
+            raise MalformedObservationError(f"commit must be a CommitStage, got {self.commit!r}")
+        if self.cdc is not None and not isinstance(self.cdc, CdcObservation):
+            raise MalformedObservationError(f"cdc must be a CdcObservation or None, got {self.cdc!r}")
