@@ -259,6 +259,56 @@ class KafkaLagReader:
             consumer.close()
         return found
 
+    def newest_committed_timestamp(self, topic: str, tail: int = 20) -> int | None:
+        """Timestamp (ms) of the newest committed data record of ``topic``, over all partitions.
+
+        Used for heartbeat topics: records are read under read_committed from a
+        few offsets before each partition's LSO, so an open or aborted
+        transaction's heartbeat never counts.
+        """
+        tps = self.partitions([topic])
+        start = self.log_start_offsets(tps)
+        end = self.end_offsets(tps)
+        wanted = {k: max(start[k], end[k] - tail) for k in end if end[k] > start[k]}
+        if not wanted:
+            return None
+        consumer = Consumer(
+            {
+                **self.config,
+                "group.id": f"rtp-heartbeat-probe-{uuid.uuid4().hex[:12]}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "isolation.level": "read_committed",
+            }
+        )
+        newest: int | None = None
+        pending = set(wanted)
+        try:
+            consumer.assign([TopicPartition(t, p, off) for (t, p), off in wanted.items()])
+            deadline = time.monotonic() + self.fetch_timeout
+            while pending and time.monotonic() < deadline:
+                msg = consumer.poll(0.2)
+                if msg is None:
+                    continue
+                key = (msg.topic(), msg.partition())
+                if msg.error():
+                    if msg.error().code() == CKafkaError._PARTITION_EOF:
+                        pending.discard(key)
+                        continue
+                    raise KafkaError(f"reading {key[0]}[{key[1]}] failed: {msg.error()}")
+                if msg.offset() < end[key]:
+                    ts = msg.timestamp()[1]
+                    newest = ts if newest is None else max(newest, ts)
+                if msg.offset() >= end[key] - 1:
+                    pending.discard(key)
+        finally:
+            consumer.close()
+        if pending:
+            raise KafkaError(
+                f"could not read the end of heartbeat topic {topic!r} within {self.fetch_timeout}s"
+            )
+        return newest
+
     def close(self) -> None:
         # AdminClient has no close(); dropping the reference releases librdkafka's handle.
         self._admin = None  # type: ignore[assignment]

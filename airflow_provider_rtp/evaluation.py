@@ -1,0 +1,174 @@
+"""One completeness evaluation against the real systems: gather, in the contract's order, then decide.
+
+The sensor's ``poke()``, the deferrable trigger and the CLI all call
+:func:`evaluate`; only how they schedule it differs. The order of the reads
+is part of the proof (see :class:`~airflow_provider_rtp.completeness.Observations`):
+CDC watermark, then Kafka offsets, then the ingestion job's checkpoint id,
+then the Iceberg snapshot log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow_provider_rtp.completeness import (
+    CdcObservation,
+    Decision,
+    IcebergCommitStage,
+    JobObservation,
+    JobState,
+    KafkaObservation,
+    Observations,
+    PartitionObservation,
+    Policy,
+    Window,
+    decide,
+)
+from airflow_provider_rtp.completeness.observations import RestoreInfo
+from airflow_provider_rtp.completeness.snapshots import Operation, SnapshotObservation, TableSnapshots
+from airflow_provider_rtp.exceptions import FlinkJobNotFound
+from airflow_provider_rtp.flink import FlinkRestClient
+from airflow_provider_rtp.kafka import KafkaLagReader, PartitionStatus
+
+__all__ = ["Pipeline", "evaluate"]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What feeds one lake table: declared once, used by sensors, triggers and the CLI.
+
+    :param table: the Iceberg table, ``namespace.table``.
+    :param topics: the Kafka topics the ingestion job reads.
+    :param group: the ingestion job's consumer group (offsets committed on checkpoint).
+    :param ingestion_job: the Flink job name writing the table.
+    :param cdc_job: the Flink CDC job name feeding the topics, if any.
+    :param heartbeat_topic: the topic the CDC job writes source heartbeats to, if any.
+    """
+
+    table: str
+    topics: tuple[str, ...]
+    group: str
+    ingestion_job: str
+    cdc_job: str | None = None
+    heartbeat_topic: str | None = None
+
+    def __post_init__(self) -> None:
+        if "." not in self.table:
+            raise ValueError(f"table must be 'namespace.table', got {self.table!r}")
+        if not self.topics:
+            raise ValueError("a pipeline reads at least one topic")
+        object.__setattr__(self, "topics", tuple(self.topics))
+
+
+def _utc_ms(ms: int | None) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms is not None and ms >= 0 else None
+
+
+def observe_job(flink: FlinkRestClient, name: str) -> JobObservation:
+    """The live job of that name, else its most recent run (so its FAILED/CANCELED state is reported)."""
+    job = flink.find_running_job(name)
+    if job is None:
+        runs = sorted((j for j in flink.list_jobs() if j.name == name), key=lambda j: j.start_time_ms)
+        if not runs:
+            raise FlinkJobNotFound(f"no Flink job named {name!r} on the cluster (running or finished)")
+        job = runs[-1]
+    stats = flink.checkpoints(job.job_id)
+    restored = None
+    if stats.restored_id is not None:
+        restored = RestoreInfo(stats.restored_id, stats.restored_path, stats.restored_is_savepoint)
+    return JobObservation(
+        job_id=job.job_id,
+        name=job.name,
+        state=JobState(job.state.value),
+        latest_checkpoint_id=stats.latest_completed_id,
+        latest_checkpoint_trigger=_utc_ms(stats.latest_completed_trigger_ms),
+        start_time=_utc_ms(job.start_time_ms),
+        restored=restored,
+    )
+
+
+def observe_kafka(
+    kafka: KafkaLagReader, pipeline: Pipeline, target: datetime, target_ms: int, now_ms: int
+) -> KafkaObservation:
+    lag = kafka.group_lag(pipeline.group, pipeline.topics, now_ms=now_ms)
+    for_target = kafka.offsets_for_times(pipeline.topics, target_ms)
+    parts = []
+    for p in lag.partitions:
+        first_offset, first_ts = None, None
+        if p.status is PartitionStatus.LAGGING:
+            first_offset, first_ts = p.first_unconsumed_offset, _utc_ms(p.first_unconsumed_ms)
+        elif p.status is PartitionStatus.UNKNOWN:
+            # Not read in time: assume data waits at the committed offset; never "caught up".
+            first_offset = p.committed
+        parts.append(
+            PartitionObservation(
+                topic=p.topic,
+                partition=p.partition,
+                log_start=p.log_start,
+                end=p.end,
+                committed=p.committed,
+                offset_for_target=for_target.get((p.topic, p.partition)),
+                first_unconsumed_offset=first_offset,
+                first_unconsumed_timestamp=first_ts,
+            )
+        )
+    return KafkaObservation(group=pipeline.group, target=target, partitions=tuple(parts))
+
+
+def observe_table(table: Any, name: str) -> TableSnapshots:
+    """A pyiceberg table's snapshot log as plain data."""
+    meta = table.metadata
+    snaps = []
+    for s in meta.snapshots:
+        summary = s.summary
+        op = summary.operation.value if summary is not None else "append"
+        snaps.append(
+            SnapshotObservation(
+                snapshot_id=s.snapshot_id,
+                parent_id=s.parent_snapshot_id,
+                timestamp_ms=s.timestamp_ms,
+                operation=Operation(op),
+                summary={k: str(v) for k, v in (summary.additional_properties if summary else {}).items()},
+            )
+        )
+    return TableSnapshots(
+        table=name,
+        current_snapshot_id=meta.current_snapshot_id,
+        snapshots=tuple(snaps),
+        properties=dict(meta.properties),
+    )
+
+
+def evaluate(
+    pipeline: Pipeline,
+    window: Window,
+    policy: Policy,
+    *,
+    kafka: KafkaLagReader,
+    flink: FlinkRestClient,
+    catalog: Any,
+    now: datetime | None = None,
+) -> Decision:
+    """Gather every observation in the contract's order and decide."""
+    now = now or datetime.now(tz=UTC)
+    target = window.target(policy)
+    cdc = None
+    if pipeline.heartbeat_topic or pipeline.cdc_job:
+        heartbeat = (
+            _utc_ms(kafka.newest_committed_timestamp(pipeline.heartbeat_topic))
+            if pipeline.heartbeat_topic
+            else None
+        )
+        cdc_job = observe_job(flink, pipeline.cdc_job) if pipeline.cdc_job else None
+        cdc = CdcObservation(
+            name=pipeline.cdc_job or str(pipeline.heartbeat_topic), heartbeat=heartbeat, job=cdc_job
+        )
+    kafka_obs = observe_kafka(kafka, pipeline, target, window.target_ms(policy), int(now.timestamp() * 1000))
+    job = observe_job(flink, pipeline.ingestion_job)  # c* is read after the offsets
+    table = observe_table(catalog.load_table(pipeline.table), pipeline.table)
+    observations = Observations(
+        window=window, kafka=kafka_obs, job=job, commit=IcebergCommitStage(table=table), cdc=cdc
+    )
+    return decide(observations, policy, now)
