@@ -141,6 +141,10 @@ def _cdc_stage(
 def _partition(
     p: PartitionObservation, target: datetime, cdc_durable: bool | None, policy: Policy, now: datetime
 ) -> PartitionResult:
+    if p.committed is None and p.end == 0:
+        # The partition never held a committed record: a source commits no offset for it,
+        # and none is owed. It is then like a caught-up one (the CDC or idle rule below).
+        p = replace(p, committed=0)
     through = p.first_unconsumed_timestamp if p.has_data_in_lag else now
 
     def result(reason: Reason, needed: int | None, behind: int | None) -> PartitionResult:

@@ -166,3 +166,18 @@ def test_every_partition_of_every_topic_must_hold() -> None:
         kafka_obs=kafka(part(0), part(0, topic="payments", end=10, committed=5, b_p=8, fuo=5, fut=at(11)))
     )
     assert reasons(decision) == {"payments.p0": Reason.BEHIND}
+
+
+def test_partition_that_never_held_a_record_owes_no_commit() -> None:
+    # A source commits no offset for an empty partition; with CDC durable past the target it is caught up.
+    empty = part(2, log_start=0, end=0, committed=None, b_p=None)
+    decision = run(kafka_obs=kafka(part(0), empty), now=at(13))
+    assert reasons(decision) == {}
+    assert decision.verdict is Verdict.COMPLETE
+
+
+def test_emptied_partition_without_commit_still_waits() -> None:
+    # Records existed (end > 0) and retention removed them: the group may never have read them.
+    emptied = part(2, log_start=40, end=40, committed=None, b_p=None)
+    decision = run(kafka_obs=kafka(part(0), emptied), now=at(13))
+    assert reasons(decision)["orders.p2"] is Reason.NO_COMMITTED_OFFSET
