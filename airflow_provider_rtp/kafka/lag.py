@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from confluent_kafka import (
@@ -156,62 +157,43 @@ class KafkaLagReader:
         if committed is None:
             return PartitionLag(topic, partition, log_start, end, None, PartitionStatus.NO_COMMIT, None)
         offset_lag = max(0, end - committed)
-        retention_gap = committed < log_start and offset_lag > 0
-        if key not in firsts:  # committed >= end: nothing left to consume
-            return PartitionLag(
-                topic,
-                partition,
-                log_start,
-                end,
-                committed,
-                PartitionStatus.CAUGHT_UP,
-                offset_lag,
-                consumed_through_ms=now_ms,
-                time_lag_ms=0,
-                went_backwards=went_backwards,
-            )
-        first = firsts[key]
-        if first is None:
-            return PartitionLag(
-                topic,
-                partition,
-                log_start,
-                end,
-                committed,
-                PartitionStatus.UNKNOWN,
-                offset_lag,
-                retention_gap=retention_gap,
-                went_backwards=went_backwards,
-            )
-        offset, ts = first
-        if offset >= end:
-            # Only control records (transaction markers, aborted data) lie in [committed, end).
-            return PartitionLag(
-                topic,
-                partition,
-                log_start,
-                end,
-                committed,
-                PartitionStatus.CAUGHT_UP,
-                offset_lag,
-                consumed_through_ms=now_ms,
-                time_lag_ms=0,
-                went_backwards=went_backwards,
-            )
-        return PartitionLag(
+        base = partial(
+            PartitionLag,
             topic,
             partition,
             log_start,
             end,
             committed,
+            offset_lag=offset_lag,
+            went_backwards=went_backwards,
+        )
+        first = firsts.get(key, (end, -1))  # absent: committed >= end, nothing left to consume
+        if first is None:
+            return base(PartitionStatus.UNKNOWN, retention_gap=committed < log_start)
+        offset, ts = first
+        if offset >= end:
+            # Only control records (transaction markers, aborted data) lie in [committed, end).
+            return base(PartitionStatus.CAUGHT_UP, consumed_through_ms=now_ms, time_lag_ms=0)
+        return base(
             PartitionStatus.LAGGING,
-            offset_lag,
             first_unconsumed_offset=offset,
             first_unconsumed_ms=ts,
             consumed_through_ms=ts,
             time_lag_ms=max(0, now_ms - ts),
-            retention_gap=retention_gap,
-            went_backwards=went_backwards,
+            retention_gap=committed < log_start,
+        )
+
+    def _probe_consumer(self, purpose: str) -> Consumer:
+        """A read_committed consumer that only assign()s: it never joins a group and never commits."""
+        return Consumer(
+            {
+                **self.config,
+                "group.id": f"rtp-{purpose}-probe-{uuid.uuid4().hex[:12]}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "isolation.level": "read_committed",
+                "max.partition.fetch.bytes": 64 << 10,
+            }
         )
 
     def first_records(
@@ -221,18 +203,7 @@ class KafkaLagReader:
         position, or (end, -1) when only control records lie before ``end``; None if not read in time."""
         if not positions:
             return {}
-        consumer = Consumer(
-            {
-                **self.config,
-                # assign() only: the probe never joins the group and never commits.
-                "group.id": f"rtp-lag-probe-{uuid.uuid4().hex[:12]}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "isolation.level": "read_committed",
-                "fetch.max.bytes": 1 << 20,
-                "max.partition.fetch.bytes": 64 << 10,
-            }
-        )
+        consumer = self._probe_consumer("lag")
         found: dict[tuple[str, int], tuple[int, int] | None] = {k: None for k in positions}
         pending = set(positions)
         try:
@@ -272,15 +243,7 @@ class KafkaLagReader:
         wanted = {k: max(start[k], end[k] - tail) for k in end if end[k] > start[k]}
         if not wanted:
             return None
-        consumer = Consumer(
-            {
-                **self.config,
-                "group.id": f"rtp-heartbeat-probe-{uuid.uuid4().hex[:12]}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "isolation.level": "read_committed",
-            }
-        )
+        consumer = self._probe_consumer("heartbeat")
         newest: int | None = None
         pending = set(wanted)
         try:
