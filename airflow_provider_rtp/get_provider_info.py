@@ -102,7 +102,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Apache Flink (real-time platform)",
-                "python-modules": ["airflow_provider_rtp.operators.flink"],
+                "python-modules": [
+                    "airflow_provider_rtp.operators.flink",
+                    "airflow_provider_rtp.operators.flink_lifecycle",
+                ],
             },
         ],
         "extra-links": ["airflow_provider_rtp.links.flink.FlinkJobLink"],

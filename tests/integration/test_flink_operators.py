@@ -96,3 +96,23 @@ def test_sql_job_submit_then_skip(rest: FlinkRestClient) -> None:
         assert (again["action"], again["job_id"]) == ("skipped", first["job_id"])
     finally:
         _cancel(rest, name)
+
+
+def test_savepoint_stop_and_cancel_by_name(rest: FlinkRestClient) -> None:
+    name = f"it-op-life-{uuid.uuid4().hex[:6]}"
+    conf = {"job_name": name, "jar": str(smoke_jar())}
+    try:
+        first = run_dag("rtp_it_flink_jar_skip", conf)
+        saved = run_dag("rtp_it_flink_savepoint", {"job_name": name})
+        assert saved["job_id"] == first["job_id"] and Path(saved["savepoint"].removeprefix("file:")).exists()
+        assert rest.job_state(first["job_id"]) is JobState.RUNNING
+
+        stopped = run_dag("rtp_it_flink_stop", {"job_name": name})
+        assert (stopped["state"], stopped["drained"]) == ("FINISHED", True)
+        assert Path(stopped["savepoint"].removeprefix("file:")).exists()
+
+        second = run_dag("rtp_it_flink_jar_skip", conf)
+        cancelled = run_dag("rtp_it_flink_cancel", {"job_name": name})
+        assert (cancelled["job_id"], cancelled["state"]) == (second["job_id"], "CANCELED")
+    finally:
+        _cancel(rest, name)

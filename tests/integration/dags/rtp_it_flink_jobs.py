@@ -6,6 +6,11 @@ import pendulum
 from airflow.sdk import DAG
 
 from airflow_provider_rtp.operators.flink import FlinkJarJobOperator, FlinkSqlJobOperator
+from airflow_provider_rtp.operators.flink_lifecycle import (
+    FlinkCancelJobOperator,
+    FlinkSavepointOperator,
+    FlinkStopJobOperator,
+)
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
@@ -33,3 +38,12 @@ with DAG("rtp_it_flink_sql", schedule=None, start_date=START):
         session_properties={"execution.checkpointing.interval": "2s"},
         wait_for="checkpoint",
     )
+
+with DAG("rtp_it_flink_savepoint", schedule=None, start_date=START):
+    FlinkSavepointOperator(task_id="savepoint", job_name="{{ dag_run.conf['job_name'] }}")
+
+with DAG("rtp_it_flink_stop", schedule=None, start_date=START):
+    FlinkStopJobOperator(task_id="stop", job_name="{{ dag_run.conf['job_name'] }}", drain=True)
+
+with DAG("rtp_it_flink_cancel", schedule=None, start_date=START):
+    FlinkCancelJobOperator(task_id="cancel", job_name="{{ dag_run.conf['job_name'] }}")
