@@ -141,9 +141,10 @@ def _cdc_stage(
 def _partition(
     p: PartitionObservation, target: datetime, cdc_durable: bool | None, policy: Policy, now: datetime
 ) -> PartitionResult:
-    if p.committed is None and p.end == 0:
-        # The partition never held a committed record: a source commits no offset for it,
-        # and none is owed. It is then like a caught-up one (the CDC or idle rule below).
+    if p.committed is None and (p.end == 0 or p.offset_for_target == 0):
+        # No record before the target ever existed in p (it is empty, or its very first offset
+        # is stamped at or after the target): no commit is owed for the window. A source that
+        # never read p commits nothing for it.
         p = replace(p, committed=0)
     through = p.first_unconsumed_timestamp if p.has_data_in_lag else now
 

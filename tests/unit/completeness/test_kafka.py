@@ -181,3 +181,9 @@ def test_emptied_partition_without_commit_still_waits() -> None:
     emptied = part(2, log_start=40, end=40, committed=None, b_p=None)
     decision = run(kafka_obs=kafka(part(0), emptied), now=at(13))
     assert reasons(decision)["orders.p2"] is Reason.NO_COMMITTED_OFFSET
+
+
+def test_partition_whose_first_record_is_after_the_target_owes_no_commit() -> None:
+    late_only = part(2, log_start=0, end=3, committed=None, b_p=0)
+    decision = run(kafka_obs=kafka(part(0), late_only), now=at(13))
+    assert decision.verdict is Verdict.COMPLETE
