@@ -116,6 +116,11 @@ io:
   tmp:
     dirs: $FLINK_STATE/tmp
 env:
+  # The scripts' pid files (default /tmp) and logs stay with this state dir.
+  pid:
+    dir: $RUN_DIR/flink
+  log:
+    dir: $LOG_DIR/flink
   java:
     opts:
       all: $java_opts
@@ -144,55 +149,116 @@ EOF2
 }
 
 flink_rest_ok() { curl -fsS -m 3 "http://$RTP_HOST:$FLINK_REST_PORT/overview" 2>/dev/null; }
+flink_gateway_ok() { curl -fsS -m 3 "http://$RTP_HOST:$FLINK_SQL_GATEWAY_PORT/v1/info" 2>/dev/null; }
+
+# flink_overview FIELD...: fields of the JobManager's /overview, space separated.
+flink_overview() {
+  flink_rest_ok | python3 -c 'import json, sys; o = json.load(sys.stdin); print(*(o[k] for k in sys.argv[1:]))' "$@" 2>/dev/null
+}
+
+# flink_run NAME CONF_DIR SCRIPT: one Flink process in the foreground of its own
+# session, so the pid file and the process group are the JVM's.
+flink_run() {
+  local name="$1" conf="$2" script="$3"
+  FLINK_CONF_DIR="$conf" FLINK_IDENT_STRING=rtp start_bg "$name" "$LOG_DIR/$name.out" \
+    "$FLINK_HOME/bin/$script" start-foreground
+}
 
 flink_start() {
-  mkdir -p "$FLINK_STATE"/{checkpoints,savepoints,web-upload,tmp} "$LOG_DIR/flink"
+  mkdir -p "$FLINK_STATE"/{checkpoints,savepoints,web-upload,tmp} "$LOG_DIR/flink" "$RUN_DIR/flink"
   flink_write_conf "$FLINK_JM_CONF" "$INFLUX1_PORT"
   flink_write_conf "$FLINK_TM_CONF" "$INFLUX2_PORT"
-  export FLINK_LOG_DIR="$LOG_DIR/flink"
+  # A JVM of this state dir without a pid file (e.g. the run dir was wiped) is restarted.
+  flink_kill_strays flink-sql-gateway flink-taskmanager flink-jobmanager
   if ! is_running flink-jobmanager; then
     ensure_port_free "$FLINK_REST_PORT" "flink jobmanager"
     ensure_port_free "$FLINK_RPC_PORT" "flink jobmanager rpc"
-    FLINK_CONF_DIR="$FLINK_JM_CONF" start_bg flink-jobmanager "$LOG_DIR/flink-jobmanager.out" \
-      "$FLINK_HOME/bin/jobmanager.sh" start-foreground
+    ensure_port_free "$FLINK_BLOB_PORT" "flink blob server"
+    flink_run flink-jobmanager "$FLINK_JM_CONF" jobmanager.sh
   fi
   wait_port "$FLINK_REST_PORT" "flink jobmanager" 120 "$LOG_DIR/flink-jobmanager.out"
   if ! is_running flink-taskmanager; then
     ensure_port_free "$FLINK_TM_RPC_PORT" "flink taskmanager"
-    FLINK_CONF_DIR="$FLINK_TM_CONF" start_bg flink-taskmanager "$LOG_DIR/flink-taskmanager.out" \
-      "$FLINK_HOME/bin/taskmanager.sh" start-foreground
+    ensure_port_free "$FLINK_TM_DATA_PORT" "flink taskmanager data"
+    flink_run flink-taskmanager "$FLINK_TM_CONF" taskmanager.sh
   fi
+  # Total, not free slots: on a cluster that already runs jobs fewer are free.
   local i slots=0
   for ((i = 0; i < 120; i++)); do
-    slots="$(flink_rest_ok | python3 -c 'import json,sys; print(json.load(sys.stdin)["slots-total"])' 2>/dev/null || echo 0)"
+    slots="$(flink_overview slots-total)"; slots="${slots:-0}"
     [ "$slots" -ge 4 ] && break
-    is_running flink-taskmanager || { tail -30 "$LOG_DIR/flink-taskmanager.out" >&2; die "flink taskmanager exited"; }
+    is_running flink-jobmanager || { tail -30 "$LOG_DIR/flink-jobmanager.out" >&2; die "flink jobmanager exited (log: $LOG_DIR/flink)"; }
+    is_running flink-taskmanager || { tail -30 "$LOG_DIR/flink-taskmanager.out" >&2; die "flink taskmanager exited (log: $LOG_DIR/flink)"; }
     sleep 1
   done
   [ "$slots" -ge 4 ] || die "flink taskmanager did not register 4 slots within 120s (log: $LOG_DIR/flink)"
   if ! is_running flink-sql-gateway; then
     ensure_port_free "$FLINK_SQL_GATEWAY_PORT" "flink sql gateway"
-    FLINK_CONF_DIR="$FLINK_JM_CONF" start_bg flink-sql-gateway "$LOG_DIR/flink-sql-gateway.out" \
-      "$FLINK_HOME/bin/sql-gateway.sh" start-foreground
+    flink_run flink-sql-gateway "$FLINK_JM_CONF" sql-gateway.sh
   fi
-  wait_port "$FLINK_SQL_GATEWAY_PORT" "flink sql gateway" 120 "$LOG_DIR/flink-sql-gateway.out"
+  for ((i = 0; i < 120; i++)); do
+    flink_gateway_ok >/dev/null && return 0
+    is_running flink-sql-gateway || { tail -30 "$LOG_DIR/flink-sql-gateway.out" >&2; die "flink sql gateway exited (log: $LOG_DIR/flink)"; }
+    sleep 1
+  done
+  die "flink sql gateway did not answer on $RTP_HOST:$FLINK_SQL_GATEWAY_PORT within 120s (log: $LOG_DIR/flink)"
+}
+
+# Main class of each process we run, to find one that lost its pid file.
+flink_main_class() {
+  case "$1" in
+    flink-jobmanager) echo org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint ;;
+    flink-taskmanager) echo org.apache.flink.runtime.taskexecutor.TaskManagerRunner ;;
+    flink-sql-gateway) echo org.apache.flink.table.gateway.SqlGateway ;;
+  esac
+}
+
+# flink_strays NAME: pids of NAME's JVMs started from this state's configuration
+# (their command line names $CONF_DIR/flink*), whatever the pid files say.
+flink_strays() {
+  local pid
+  for pid in $(pgrep -f -- "$(flink_main_class "$1")" || true); do
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$CONF_DIR/flink" && echo "$pid"
+  done
+  return 0
+}
+
+# flink_kill_strays NAME...: jobs are not cancelled, they end with the cluster.
+flink_kill_strays() {
+  local name pids i
+  for name in "$@"; do
+    is_running "$name" && continue
+    mapfile -t pids < <(flink_strays "$name")
+    [ ${#pids[@]} -gt 0 ] || continue
+    log "stopping stray $name process(es): ${pids[*]}"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for ((i = 0; i < 60; i++)); do [ -z "$(flink_strays "$name")" ] && break; sleep 0.5; done
+    mapfile -t pids < <(flink_strays "$name")
+    [ ${#pids[@]} -eq 0 ] || kill -KILL "${pids[@]}" 2>/dev/null || true
+  done
 }
 
 flink_stop() {
   stop_bg flink-sql-gateway 30
   stop_bg flink-taskmanager 60
   stop_bg flink-jobmanager 60
+  flink_kill_strays flink-sql-gateway flink-taskmanager flink-jobmanager
 }
 
 flink_status() {
-  local rc=0 ov
-  if is_running flink-jobmanager && ov="$(flink_rest_ok)"; then
-    status_line flink-jm up "$(echo "$ov" | python3 -c 'import json,sys; o=json.load(sys.stdin); print("http://'"$RTP_HOST:$FLINK_REST_PORT"' Flink %s, %s TM, %s/%s slots free, %s jobs running" % (o["flink-version"], o["taskmanagers"], o["slots-available"], o["slots-total"], o["jobs-running"]))')"
+  local rc=0 ov version tms=0 total=0 free=0 running
+  if is_running flink-jobmanager && ov="$(flink_overview flink-version taskmanagers slots-total slots-available jobs-running)"; then
+    read -r version tms total free running <<<"$ov"
+    status_line flink-jm up "http://$RTP_HOST:$FLINK_REST_PORT Flink $version, $running jobs running"
   else
     status_line flink-jm DOWN "http://$RTP_HOST:$FLINK_REST_PORT"; rc=1
   fi
-  if is_running flink-taskmanager; then status_line flink-tm up "4 slots"; else status_line flink-tm DOWN ""; rc=1; fi
-  if is_running flink-sql-gateway && curl -fsS -m 3 "http://$RTP_HOST:$FLINK_SQL_GATEWAY_PORT/v1/info" >/dev/null 2>&1; then
+  if is_running flink-taskmanager && [ "$tms" -ge 1 ]; then
+    status_line flink-tm up "registered, $free of $total slots free"
+  else
+    status_line flink-tm DOWN "$( is_running flink-taskmanager && echo "running, not registered" )"; rc=1
+  fi
+  if is_running flink-sql-gateway && flink_gateway_ok >/dev/null; then
     status_line flink-sql-gw up "http://$RTP_HOST:$FLINK_SQL_GATEWAY_PORT"
   else
     status_line flink-sql-gw DOWN "http://$RTP_HOST:$FLINK_SQL_GATEWAY_PORT"; rc=1
