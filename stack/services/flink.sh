@@ -1,4 +1,4 @@
-# Flink session cluster: one JobManager, one TaskManager with 4 slots, and the
+# Flink session cluster: one JobManager, one TaskManager with 8 slots, and the
 # SQL Gateway. Assembled from PyPI's apache-flink (bin/, conf/) and
 # apache-flink-libraries (lib/, opt/, plugins/) plus connector jars from Maven
 # Central, all pinned in versions.env.
@@ -88,7 +88,7 @@ taskmanager:
     port: $FLINK_TM_RPC_PORT
   data:
     port: $FLINK_TM_DATA_PORT
-  numberOfTaskSlots: 4
+  numberOfTaskSlots: 8
   memory:
     process:
       size: 3g
@@ -186,12 +186,12 @@ flink_start() {
   local i slots=0
   for ((i = 0; i < 120; i++)); do
     slots="$(flink_overview slots-total)"; slots="${slots:-0}"
-    [ "$slots" -ge 4 ] && break
+    [ "$slots" -ge 8 ] && break
     is_running flink-jobmanager || { tail -30 "$LOG_DIR/flink-jobmanager.out" >&2; die "flink jobmanager exited (log: $LOG_DIR/flink)"; }
     is_running flink-taskmanager || { tail -30 "$LOG_DIR/flink-taskmanager.out" >&2; die "flink taskmanager exited (log: $LOG_DIR/flink)"; }
     sleep 1
   done
-  [ "$slots" -ge 4 ] || die "flink taskmanager did not register 4 slots within 120s (log: $LOG_DIR/flink)"
+  [ "$slots" -ge 8 ] || die "flink taskmanager did not register 8 slots within 120s (log: $LOG_DIR/flink)"
   if ! is_running flink-sql-gateway; then
     ensure_port_free "$FLINK_SQL_GATEWAY_PORT" "flink sql gateway"
     flink_run flink-sql-gateway "$FLINK_JM_CONF" sql-gateway.sh

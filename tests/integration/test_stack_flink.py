@@ -34,10 +34,10 @@ def smoke_jar() -> Path:
     raise AssertionError("smoke job jar not built: run stack/rtp-stack pipeline up")
 
 
-def test_cluster_has_four_free_slots_and_a_gateway(rest: FlinkRestClient, gateway: SqlGatewayClient) -> None:
+def test_cluster_has_eight_slots_and_a_gateway(rest: FlinkRestClient, gateway: SqlGatewayClient) -> None:
     overview = rest.overview()
     assert overview["flink-version"].startswith("1.20")
-    assert overview["taskmanagers"] >= 1 and overview["slots-total"] >= 4
+    assert overview["taskmanagers"] >= 1 and overview["slots-total"] >= 8
     assert gateway.info()["version"].startswith("1.20")
 
 
