@@ -6,7 +6,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
-from airflow.sdk import BaseHook
+from airflow.sdk import BaseHook, Connection
 
 from airflow_provider_rtp.exceptions import IcebergError
 
@@ -34,12 +34,22 @@ class IcebergHook(BaseHook):
     conn_type = "iceberg"
     hook_name = "Iceberg catalog (pyiceberg)"
 
-    def __init__(self, iceberg_conn_id: str = default_conn_name) -> None:
+    def __init__(
+        self, iceberg_conn_id: str = default_conn_name, *, connection: Connection | None = None
+    ) -> None:
+        """``connection``: one already fetched (a trigger gets it asynchronously), else looked up by id."""
         super().__init__()
         self.iceberg_conn_id = iceberg_conn_id
+        self._connection = connection
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = self.get_connection(self.iceberg_conn_id)
+        return self._connection
 
     def catalog_properties(self) -> dict[str, Any]:
-        conn = self.get_connection(self.iceberg_conn_id)
+        conn = self.connection
         extra = dict(conn.extra_dejson)
         ctype = str(extra.pop("catalog_type", "sql")).lower()
         extra.pop("catalog_name", None)
@@ -70,7 +80,7 @@ class IcebergHook(BaseHook):
     def catalog(self) -> Any:
         from pyiceberg.catalog import load_catalog
 
-        name = self.get_connection(self.iceberg_conn_id).extra_dejson.get("catalog_name", "default")
+        name = self.connection.extra_dejson.get("catalog_name", "default")
         return load_catalog(name, **self.catalog_properties())
 
     def get_conn(self) -> Any:
@@ -94,7 +104,7 @@ class IcebergHook(BaseHook):
         The statement carries the password: Airflow masks it in task logs, and it
         must never be put into XCom or a rendered field.
         """
-        conn = self.get_connection(self.iceberg_conn_id)
+        conn = self.connection
         extra = conn.extra_dejson
         if str(extra.get("catalog_type", "sql")).lower() != "sql":
             raise ValueError("flink_catalog_ddl supports the sql (JDBC) catalog type only")

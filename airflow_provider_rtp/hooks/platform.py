@@ -6,7 +6,7 @@ import base64
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseHook
+from airflow.sdk import BaseHook, Connection
 
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobSummary, SqlGatewayClient
 
@@ -30,16 +30,24 @@ class RealtimePlatformHook(BaseHook):
     conn_type = "rtp"
     hook_name = "Real-time Platform (Flink)"
 
-    def __init__(self, rtp_conn_id: str = default_conn_name) -> None:
+    def __init__(self, rtp_conn_id: str = default_conn_name, *, connection: Connection | None = None) -> None:
+        """``connection``: one already fetched (a trigger gets it asynchronously), else looked up by id."""
         super().__init__()
         self.rtp_conn_id = rtp_conn_id
+        self._connection = connection
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = self.get_connection(self.rtp_conn_id)
+        return self._connection
 
     @cached_property
     def _extra(self) -> dict[str, Any]:
-        return self.get_connection(self.rtp_conn_id).extra_dejson
+        return self.connection.extra_dejson
 
     def _settings(self, url: str) -> HttpSettings:
-        conn = self.get_connection(self.rtp_conn_id)
+        conn = self.connection
         extra = conn.extra_dejson
         return HttpSettings(
             base_url=url,
@@ -52,7 +60,7 @@ class RealtimePlatformHook(BaseHook):
 
     @property
     def rest_url(self) -> str:
-        host = self.get_connection(self.rtp_conn_id).host or ""
+        host = self.connection.host or ""
         if not host:
             raise ValueError(f"connection {self.rtp_conn_id!r} has no host (the JobManager REST URL)")
         return host if "://" in host else f"http://{host}"

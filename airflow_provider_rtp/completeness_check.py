@@ -1,0 +1,291 @@
+"""The one evaluator behind the completeness sensor, its trigger and the event-driven trigger.
+
+A :class:`CompletenessCheck` is what a DAG declares (pipeline, policy, connection
+ids); it serialises into trigger kwargs. :func:`run_check` answers it for one
+window with clients built from already fetched connections, so the sensor's
+``poke()`` calls it directly and the triggers call it in a thread after fetching
+the connections asynchronously. A decided window is persisted by the caller
+(the table asset's state store) and handed back here, so it is answered with the
+same snapshot instead of being decided again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from confluent_kafka import KafkaError as CKafkaError
+
+from airflow_provider_rtp.completeness import (
+    CompletenessError,
+    Decision,
+    InvalidWindowError,
+    PersistedDecision,
+    Policy,
+    Verdict,
+    Window,
+)
+from airflow_provider_rtp.completeness._time import parse_utc, to_iso
+from airflow_provider_rtp.evaluation import Pipeline, evaluate, observe_table
+from airflow_provider_rtp.exceptions import FlinkConnectionError, KafkaError, RtpError
+
+__all__ = ["CheckClients", "CheckResult", "CompletenessCheck", "kafka_client_config", "run_check"]
+
+# librdkafka error codes of a cluster that is (re)starting or unreachable.
+_TRANSIENT_KAFKA_CODES = {
+    CKafkaError._TRANSPORT,
+    CKafkaError._TIMED_OUT,
+    CKafkaError._ALL_BROKERS_DOWN,
+    CKafkaError._WAIT_COORD,
+    CKafkaError.REQUEST_TIMED_OUT,
+    CKafkaError.LEADER_NOT_AVAILABLE,
+    CKafkaError.NOT_LEADER_FOR_PARTITION,
+    CKafkaError.COORDINATOR_NOT_AVAILABLE,
+    CKafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    CKafkaError.NOT_COORDINATOR,
+    CKafkaError.NETWORK_EXCEPTION,
+}
+# Group states of a group the broker does not know (never committed, or expired).
+_UNKNOWN_GROUP_STATES = {"DEAD", "UNKNOWN"}
+
+
+@dataclass(frozen=True)
+class CompletenessCheck:
+    """What to check: the pipeline feeding a table, the policy, and where its systems are.
+
+    :param kafka_conn_id: a ``kafka`` connection whose extra is a librdkafka config
+        (``bootstrap.servers``, security settings), as the Apache Kafka provider's.
+    """
+
+    pipeline: Pipeline
+    policy: Policy = field(default_factory=Policy)
+    rtp_conn_id: str = "rtp_default"
+    kafka_conn_id: str = "kafka_default"
+    iceberg_conn_id: str = "iceberg_default"
+
+    @property
+    def conn_ids(self) -> tuple[str, str, str]:
+        return (self.rtp_conn_id, self.kafka_conn_id, self.iceberg_conn_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.pipeline
+        return {
+            "pipeline": {
+                "table": p.table,
+                "topics": list(p.topics),
+                "group": p.group,
+                "ingestion_job": p.ingestion_job,
+                "cdc_job": p.cdc_job,
+                "heartbeat_topic": p.heartbeat_topic,
+            },
+            "policy": self.policy.to_dict(),
+            "rtp_conn_id": self.rtp_conn_id,
+            "kafka_conn_id": self.kafka_conn_id,
+            "iceberg_conn_id": self.iceberg_conn_id,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> CompletenessCheck:
+        return cls(
+            pipeline=Pipeline(**raw["pipeline"]),
+            policy=Policy.from_dict(raw["policy"]),
+            rtp_conn_id=raw["rtp_conn_id"],
+            kafka_conn_id=raw["kafka_conn_id"],
+            iceberg_conn_id=raw["iceberg_conn_id"],
+        )
+
+
+def kafka_client_config(conn: Any) -> dict[str, Any]:
+    """A librdkafka config from a ``kafka`` connection: its extra, else ``host:port`` as bootstrap."""
+    config = {str(k): v for k, v in (conn.extra_dejson or {}).items()}
+    if "bootstrap.servers" not in config and conn.host:
+        config["bootstrap.servers"] = f"{conn.host}:{conn.port}" if conn.port else conn.host
+    if "bootstrap.servers" not in config:
+        raise ValueError(f"connection {conn.conn_id!r} has no 'bootstrap.servers' in its extra and no host")
+    # The reader's probe consumers choose their own group ids.
+    config.pop("group.id", None)
+    return config
+
+
+class CheckClients:
+    """The clients of one check, built from connections and reused across evaluations."""
+
+    def __init__(self, check: CompletenessCheck, connections: Mapping[str, Any] | None = None) -> None:
+        from airflow_provider_rtp.hooks.iceberg import IcebergHook
+        from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
+
+        connections = connections or {}
+        self.check = check
+        self.platform = RealtimePlatformHook(check.rtp_conn_id, connection=connections.get(check.rtp_conn_id))
+        self.iceberg = IcebergHook(check.iceberg_conn_id, connection=connections.get(check.iceberg_conn_id))
+        self._kafka_conn = connections.get(check.kafka_conn_id)
+
+    @cached_property
+    def kafka(self) -> Any:
+        from airflow.sdk import BaseHook
+
+        from airflow_provider_rtp.kafka import KafkaLagReader
+
+        conn = self._kafka_conn or BaseHook.get_connection(self.check.kafka_conn_id)
+        return KafkaLagReader(kafka_client_config(conn))
+
+    def close(self) -> None:
+        self.platform.close()
+        kafka = self.__dict__.pop("kafka", None)
+        if kafka is not None:
+            kafka.close()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One evaluation's outcome. ``decision`` is ``None`` when a persisted decision was reused."""
+
+    window: Window
+    verdict: Verdict
+    report: str
+    decision: Decision | None = None
+    record: PersistedDecision | None = None  # set when complete
+    snapshot_id: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.verdict is Verdict.COMPLETE
+
+    @property
+    def reused(self) -> bool:
+        return self.record is not None and self.decision is None
+
+    def xcom(self) -> dict[str, Any]:
+        """``{snapshot_id, window, watermarks, decided_at}`` plus the covering job and checkpoint."""
+        if self.record is None:
+            raise CompletenessError(f"window {self.window.label()} is not complete: no XCom to push")
+        out = self.record.to_dict()
+        out["snapshot_id"] = self.snapshot_id
+        out["decided_snapshot_id"] = self.record.snapshot_id
+        return out
+
+    def stored(self) -> dict[str, Any]:
+        """What to persist for this window: the record and the target it was decided for."""
+        if self.record is None or self.decision is None:
+            raise CompletenessError("only a fresh complete decision is persisted")
+        return {**self.record.to_dict(), "target_time": to_iso(self.decision.target)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, for a trigger event."""
+        return {
+            "window": self.window.to_dict(),
+            "verdict": self.verdict.value,
+            "report": self.report,
+            "record": self.record.to_dict() if self.record else None,
+            "stored": self.stored() if self.record and self.decision else None,
+            "snapshot_id": self.snapshot_id,
+            "reused": self.reused,
+        }
+
+
+def check_window(window: Window, policy: Policy, now: datetime) -> None:
+    """Refuse a window the evaluation could only wait for forever, before any I/O."""
+    if window.end > now + policy.future_window_limit:
+        raise InvalidWindowError(
+            f"window {window.label()} ends more than {policy.future_window_limit} after now "
+            f"({to_iso(now)}); check the window, or raise future_window_limit"
+        )
+
+
+def run_check(
+    check: CompletenessCheck,
+    window: Window,
+    clients: CheckClients,
+    *,
+    persisted: Any = None,
+    now: datetime | None = None,
+) -> CheckResult:
+    """Answer ``check`` for ``window``: a persisted decision if there is a valid one, else decide now.
+
+    :param persisted: the stored record of this window (``PersistedDecision.to_dict()``), if any.
+    :raises CompletenessError, RtpError, ValueError: bad input, named; the caller fails the task.
+    """
+    now = now or datetime.now(tz=UTC)
+    check_window(window, check.policy, now)
+    if persisted is not None:
+        reused = _reuse(check, window, clients, persisted)
+        if reused is not None:
+            return reused
+    try:
+        return _decide(check, window, clients, now)
+    except (RtpError, OSError) as exc:
+        if not is_transient(exc):
+            raise
+        # A system that is restarting is a reason to wait, not to fail: report it and ask again.
+        report = f"window {window.label()} → WAITING (unavailable)\n  {type(exc).__name__}: {exc}"
+        return CheckResult(window=window, verdict=Verdict.WAITING, report=report)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Connection-level trouble (a broker or JobManager restarting), as opposed to bad input."""
+    if isinstance(exc, FlinkConnectionError | ConnectionError | TimeoutError):
+        return True
+    cause = exc.__cause__
+    if isinstance(exc, KafkaError) and cause is not None and cause.args:
+        err = cause.args[0]
+        code = err.code() if hasattr(err, "code") else None
+        return code in _TRANSIENT_KAFKA_CODES
+    return False
+
+
+def _decide(check: CompletenessCheck, window: Window, clients: CheckClients, now: datetime) -> CheckResult:
+    pipeline = check.pipeline
+    kafka = clients.kafka
+    state = kafka.group_state(pipeline.group)
+    if state.upper() in _UNKNOWN_GROUP_STATES:
+        raise KafkaError(
+            f"consumer group {pipeline.group!r} is unknown to the Kafka cluster (state {state}): check the "
+            f"name, and that job {pipeline.ingestion_job!r} sets group.id and commits offsets on checkpoints"
+        )
+    decision = evaluate(
+        pipeline,
+        window,
+        check.policy,
+        kafka=kafka,
+        flink=clients.platform.rest,
+        catalog=clients.iceberg,
+        now=now,
+    )
+    record = PersistedDecision.from_decision(decision) if decision.is_complete else None
+    return CheckResult(
+        window=window,
+        verdict=decision.verdict,
+        report=decision.report(),
+        decision=decision,
+        record=record,
+        snapshot_id=record.snapshot_id if record else None,
+    )
+
+
+def _reuse(check: CompletenessCheck, window: Window, clients: CheckClients, raw: Any) -> CheckResult | None:
+    record = PersistedDecision.from_dict(raw)
+    if record.window != window:
+        return None
+    decided_target = parse_utc(raw.get("target_time"), "target_time")
+    if decided_target is None or decided_target < window.target(check.policy):
+        return None  # decided under a smaller lateness or margin: it proves less than asked now
+    table = observe_table(clients.iceberg.load_table(check.pipeline.table), check.pipeline.table)
+    resolution = record.resolve(table)
+    note = ""
+    if resolution.expired:
+        note = f" (snapshot {record.snapshot_id} was expired; its descendant, main's head, is handed out)"
+    report = (
+        f"window {window.label()} → COMPLETE (decided at {to_iso(record.decided_at)}, reused)\n"
+        f"  {record.target}: snapshot {resolution.snapshot_id}, job {record.commit.job_id} "
+        f"checkpoint {record.commit.checkpoint_id}{note}"
+    )
+    return CheckResult(
+        window=window,
+        verdict=Verdict.COMPLETE,
+        report=report,
+        record=record,
+        snapshot_id=resolution.snapshot_id,
+    )

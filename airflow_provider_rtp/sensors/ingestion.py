@@ -1,0 +1,310 @@
+"""``IngestionCompleteSensor``: may the batch job for this window start?
+
+It succeeds once every change made before ``end + allowed_lateness`` is committed in
+the lake table (see docs/completeness.md), pushes ``{snapshot_id, window,
+watermarks, decided_at}`` to XCom and emits an asset event for the table's hour
+partition. Poke, reschedule and deferrable modes call the same evaluator,
+:func:`~airflow_provider_rtp.completeness_check.run_check`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, conf
+from airflow.sdk.bases.sensor import PokeReturnValue
+
+from airflow_provider_rtp.assets import DecisionStore, partition_key, table_asset
+from airflow_provider_rtp.completeness import (
+    DEFAULT_CLOCK_SKEW_MARGIN,
+    DEFAULT_FUTURE_WINDOW_LIMIT,
+    DEFAULT_IDLE_TIMEOUT,
+    CompletenessError,
+    Policy,
+    Verdict,
+    Window,
+)
+from airflow_provider_rtp.completeness_check import CheckClients, CheckResult, CompletenessCheck, run_check
+from airflow_provider_rtp.evaluation import Pipeline
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = ["IngestionCompleteSensor", "resolve_pipeline"]
+
+
+def resolve_pipeline(
+    table: str,
+    *,
+    pipeline: Pipeline | None = None,
+    pipelines_file: str | None = None,
+    topics: Sequence[str] | None = None,
+    group: str | None = None,
+    ingestion_job: str | None = None,
+    cdc_job: str | None = None,
+    heartbeat_topic: str | None = None,
+) -> Pipeline:
+    """The pipeline feeding ``table``: given, spelled out, or declared in the pipelines YAML."""
+    if pipeline is not None:
+        if pipeline.table != table:
+            raise ValueError(f"pipeline is declared for table {pipeline.table!r}, not {table!r}")
+        return pipeline
+    if topics or group or ingestion_job:
+        missing = [
+            n for n, v in (("topics", topics), ("group", group), ("ingestion_job", ingestion_job)) if not v
+        ]
+        if missing:
+            raise ValueError(f"table {table!r}: also give {', '.join(missing)} (or a pipelines file)")
+        assert topics and group and ingestion_job
+        return Pipeline(
+            table=table,
+            topics=tuple([topics] if isinstance(topics, str) else topics),
+            group=group,
+            ingestion_job=ingestion_job,
+            cdc_job=cdc_job or None,
+            heartbeat_topic=heartbeat_topic or None,
+        )
+    path = pipelines_file or conf.get("rtp", "pipelines_file", fallback=None)
+    if not path:
+        raise ValueError(
+            f"no pipeline for table {table!r}: pass pipeline=, or topics/group/ingestion_job, "
+            "or a pipelines YAML (pipelines_file= or [rtp] pipelines_file)"
+        )
+    from airflow_provider_rtp.pipelines import load_pipelines
+
+    pipelines = load_pipelines(path)
+    if table not in pipelines:
+        raise ValueError(
+            f"table {table!r} is not declared in {path} (declared: {', '.join(sorted(pipelines))})"
+        )
+    return pipelines[table]
+
+
+def _as_timedelta(value: timedelta | float | int, name: str) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    raise ValueError(f"{name} must be a timedelta or seconds, got {value!r}")
+
+
+class IngestionCompleteSensor(BaseSensorOperator):
+    """Wait until the window's changes are committed in the lake table, never earlier.
+
+    :param table: the Iceberg table, ``namespace.table``.
+    :param pipeline: what feeds it; or ``topics``/``group``/``ingestion_job`` (+ ``cdc_job``,
+        ``heartbeat_topic``); or a pipelines YAML (``pipelines_file`` or ``[rtp] pipelines_file``).
+    :param window_start: the window (ISO string or aware datetime); default: the run's data interval.
+    :param window_end: see ``window_start``.
+    :param allowed_lateness: records stamped before ``end + allowed_lateness`` belong to the window.
+    :param idle_timeout: without a CDC watermark, how long after the target an idle partition counts
+        as complete.
+    :param clock_skew_margin: added to the target, for hosts whose clocks run behind.
+    :param on_job_down: ``wait`` (default) or ``fail`` when the ingestion or CDC job is down.
+    :param future_window_limit: a window ending later than now plus this is refused as a mistake.
+    :param catalog_name: names the table's asset (``<catalog>.<namespace>.<table>``).
+    :param deferrable: wait in the triggerer; default ``[operators] default_deferrable``.
+    """
+
+    template_fields: Sequence[str] = (
+        "table",
+        "window_start",
+        "window_end",
+        "pipelines_file",
+        "topics",
+        "group",
+        "ingestion_job",
+        "cdc_job",
+        "heartbeat_topic",
+    )
+    ui_color = "#c8e6c9"
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        pipeline: Pipeline | None = None,
+        pipelines_file: str | None = None,
+        topics: Sequence[str] | str | None = None,
+        group: str | None = None,
+        ingestion_job: str | None = None,
+        cdc_job: str | None = None,
+        heartbeat_topic: str | None = None,
+        window_start: str | datetime | None = None,
+        window_end: str | datetime | None = None,
+        allowed_lateness: timedelta | float = timedelta(0),
+        idle_timeout: timedelta | float = DEFAULT_IDLE_TIMEOUT,
+        clock_skew_margin: timedelta | float = DEFAULT_CLOCK_SKEW_MARGIN,
+        on_job_down: str = "wait",
+        future_window_limit: timedelta | float = DEFAULT_FUTURE_WINDOW_LIMIT,
+        rtp_conn_id: str = "rtp_default",
+        kafka_conn_id: str = "kafka_default",
+        iceberg_conn_id: str = "iceberg_default",
+        catalog_name: str = "lake",
+        deferrable: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.asset = table_asset(table, catalog_name) if "{{" not in table else None
+        if self.asset is not None and not kwargs.get("outlets"):
+            kwargs["outlets"] = [self.asset]
+        super().__init__(**kwargs)
+        self.table = table
+        self.pipeline = pipeline
+        self.pipelines_file = pipelines_file
+        self.topics = topics
+        self.group = group
+        self.ingestion_job = ingestion_job
+        self.cdc_job = cdc_job
+        self.heartbeat_topic = heartbeat_topic
+        self.window_start = window_start
+        self.window_end = window_end
+        # Bad policy values fail when the DAG is parsed, not at the first poke.
+        self.policy = Policy(
+            allowed_lateness=_as_timedelta(allowed_lateness, "allowed_lateness"),
+            idle_timeout=_as_timedelta(idle_timeout, "idle_timeout"),
+            clock_skew_margin=_as_timedelta(clock_skew_margin, "clock_skew_margin"),
+            on_job_down=on_job_down,  # type: ignore[arg-type]  # validated by Policy
+            future_window_limit=_as_timedelta(future_window_limit, "future_window_limit"),
+        )
+        self.rtp_conn_id = rtp_conn_id
+        self.kafka_conn_id = kafka_conn_id
+        self.iceberg_conn_id = iceberg_conn_id
+        self.catalog_name = catalog_name
+        if deferrable is None:
+            deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
+        self.deferrable = deferrable
+        self._clients: CheckClients | None = None
+
+    # -- what is asked --------------------------------------------------
+    def _check(self) -> CompletenessCheck:
+        pipeline = resolve_pipeline(
+            self.table,
+            pipeline=self.pipeline,
+            pipelines_file=self.pipelines_file,
+            topics=self.topics,
+            group=self.group,
+            ingestion_job=self.ingestion_job,
+            cdc_job=self.cdc_job,
+            heartbeat_topic=self.heartbeat_topic,
+        )
+        return CompletenessCheck(
+            pipeline, self.policy, self.rtp_conn_id, self.kafka_conn_id, self.iceberg_conn_id
+        )
+
+    def _window(self, context: Context) -> Window:
+        start = self.window_start or context.get("data_interval_start")
+        end = self.window_end or context.get("data_interval_end")
+        if start is None or end is None:
+            raise ValueError(
+                "no window: this run has no data interval (e.g. a manual or asset-triggered run); "
+                "pass window_start and window_end"
+            )
+        return Window(_instant(start, "window_start"), _instant(end, "window_end"))
+
+    def _store(self) -> DecisionStore:
+        return DecisionStore(table_asset(self.table, self.catalog_name).name)
+
+    # -- the three modes ------------------------------------------------
+    def execute(self, context: Context) -> Any:
+        try:
+            if not self.deferrable:
+                return super().execute(context)
+            check, window = self._check(), self._window(context)
+            # One evaluation here answers decided or already complete windows without deferring.
+            result = self._evaluate(check, window)
+            if result.complete:
+                return self._succeed(context, result)
+        finally:
+            self._close()
+        from airflow_provider_rtp.triggers.ingestion import IngestionCompleteTrigger
+
+        self.defer(
+            trigger=IngestionCompleteTrigger(
+                check=check.to_dict(),
+                window=window.to_dict(),
+                poke_interval=float(self.poke_interval),
+                asset_name=self._store().asset_name,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout) if self.timeout else None,
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        result = self._evaluate(self._check(), self._window(context))
+        if not result.complete:
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self._succeed(context, result))
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        status = event.get("status")
+        if status != "complete":
+            raise CompletenessError(event.get("message") or f"completeness trigger ended with {event!r}")
+        result = event["result"]
+        if result.get("stored"):
+            self._store().put(Window.from_dict(result["window"]), result["stored"])
+        record = result["record"]
+        window = Window.from_dict(result["window"])
+        xcom = {**record, "snapshot_id": result["snapshot_id"], "decided_snapshot_id": record["snapshot_id"]}
+        self._announce(context, window, xcom)
+        return xcom
+
+    # -- shared ---------------------------------------------------------
+    def _evaluate(self, check: CompletenessCheck, window: Window) -> CheckResult:
+        if self._clients is None:
+            self._clients = CheckClients(check)
+        persisted = self._store().get(window)
+        result = run_check(check, window, self._clients, persisted=persisted)
+        self.log.info("%s", result.report)
+        if result.verdict is Verdict.FAILED:
+            raise CompletenessError(f"window {window.label()} cannot complete:\n{result.report}")
+        return result
+
+    def _succeed(self, context: Context, result: CheckResult) -> dict[str, Any]:
+        if result.decision is not None:  # decided now: keep it for reruns
+            self._store().put(result.window, result.stored())
+        xcom = result.xcom()
+        self._announce(context, result.window, xcom)
+        return xcom
+
+    def _announce(self, context: Context, window: Window, xcom: dict[str, Any]) -> None:
+        asset = table_asset(self.table, self.catalog_name)
+        event = context["outlet_events"][asset]
+        event.add_partitions(partition_key(window))
+        event.extra.update(
+            {
+                "snapshot_id": xcom["snapshot_id"],
+                "checkpoint_id": xcom["checkpoint_id"],
+                "job_id": xcom["job_id"],
+                "window": xcom["window"],
+                "watermarks": xcom["watermarks"],
+            }
+        )
+        self.log.info(
+            "%s: snapshot %s covers %s (asset %s, partition %s)",
+            self.table,
+            xcom["snapshot_id"],
+            window.label(),
+            asset.name,
+            partition_key(window),
+        )
+
+    def _close(self) -> None:
+        if self._clients is not None:
+            self._clients.close()
+            self._clients = None
+
+    def on_kill(self) -> None:
+        self._close()
+
+
+def _instant(value: str | datetime, name: str) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{name} is not an ISO-8601 time: {value!r}") from None
+    if not isinstance(value, datetime):
+        raise ValueError(f"{name} must be a datetime or ISO string, got {value!r}")
+    return value  # Window refuses a naive one, naming it

@@ -1,0 +1,67 @@
+"""Real task runs for integration tests: `airflow dags test` in a subprocess, XCom read back."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+RUN_ID = re.compile(r"DagRun Finished: dag_id=\S+, logical_date=[^,]+, run_id=([^,]+),")
+
+
+def _command(dag_file: Path, dag_id: str, conf: dict) -> tuple[list[str], dict[str, str]]:
+    exe = Path(sys.executable).parent / "airflow"
+    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)}
+    return [str(exe), "dags", "test", dag_id, "-f", str(dag_file), "-c", json.dumps(conf)], env
+
+
+def start_dag(dag_file: Path, dag_id: str, conf: dict, log_path: Path) -> subprocess.Popen:
+    """Start a run in the background; its output goes to ``log_path``."""
+    cmd, env = _command(dag_file, dag_id, conf)
+    out = log_path.open("w")
+    return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+
+
+def run_dag(dag_file: Path, dag_id: str, conf: dict, *, timeout: float = 400) -> tuple[bool, str]:
+    """Run the DAG to its end: (succeeded, log)."""
+    cmd, env = _command(dag_file, dag_id, conf)
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    log = out.stdout + out.stderr
+    return out.returncode == 0 and "state=success" in log, log
+
+
+def returned(dag_id: str, log: str, task_id: str | None = None) -> Any:
+    """What the run's task returned (its ``return_value`` XCom)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    run_id = RUN_ID.findall(log)[-1]
+    query = select(XComModel).where(
+        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
+    )
+    if task_id:
+        query = query.where(XComModel.task_id == task_id)
+    with create_session() as session:
+        return XComModel.deserialize_value(session.execute(query).scalar_one())
+
+
+def asset_events(asset_name: str, since: Any = None) -> list[dict[str, Any]]:
+    """Asset events of the named asset (oldest first): extra, partition key, timestamp."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        query = query.where(AssetModel.name == asset_name).order_by(AssetEvent.id)
+        if since is not None:
+            query = query.where(AssetEvent.timestamp >= since)
+        return [
+            {"extra": e.extra, "partition_key": e.partition_key, "timestamp": e.timestamp}
+            for e in session.scalars(query)
+        ]
