@@ -15,13 +15,17 @@ from airflow_provider_rtp.exceptions import (
     FlinkOperationTimeout,
 )
 from airflow_provider_rtp.flink._http import HttpSettings, JsonHttpClient
+from airflow_provider_rtp.flink.diagnosis import JobDiagnosis, Thresholds, VertexLoad, diagnose, vertex_load
 from airflow_provider_rtp.flink.models import CheckpointStats, JobState, JobSummary, SavepointResult
+from airflow_provider_rtp.flink.rescale import scheduler_of
+from airflow_provider_rtp.flink.restore import RestorePoint, newest_restore_point, restore_points
 
 __all__ = ["FlinkRestClient", "jar_checksum"]
 
 # Uploaded jars are stored as "<uuid>_<name>"; we name them "<sha256[:16]>-<name>"
 # so an identical jar already on the cluster is found and reused.
 _CHECKSUM_LEN = 16
+_LOAD_METRICS = ("busyTimeMsPerSecond", "backPressuredTimeMsPerSecond")
 
 
 def jar_checksum(path: Path) -> str:
@@ -146,6 +150,95 @@ class FlinkRestClient:
         if history:
             return str(history[0].get("stacktrace") or history[0].get("exceptionName", "unknown"))
         return str(raw.get("root-exception") or "unknown")
+
+    def plan(self, job_id: str) -> dict[str, Any]:
+        return self.http.request("GET", f"/jobs/{job_id}/plan")["plan"]
+
+    def terminated_jobs(self, name: str) -> list[JobSummary]:
+        """Jobs of that name the JobManager still remembers after they ended (its job store)."""
+        return [j for j in self.list_jobs() if j.name == name and j.state.is_terminal]
+
+    def newest_restore_point(self, name: str) -> RestorePoint | None:
+        """The newest savepoint or retained checkpoint of any terminated job called ``name``."""
+        points: list[RestorePoint] = []
+        for job in self.terminated_jobs(name):
+            raw = self.http.request("GET", f"/jobs/{job.job_id}/checkpoints")
+            points.extend(restore_points(job.job_id, raw))
+        return newest_restore_point(points)
+
+    # -- scaling and load ----------------------------------------------------
+    def scheduler(self, job_id: str) -> str:
+        """``default`` or ``adaptive`` (or another ``jobmanager.scheduler`` value) the job runs under."""
+        return scheduler_of(self.http.request("GET", f"/jobs/{job_id}/jobmanager/config"))
+
+    def resource_requirements(self, job_id: str) -> dict[str, Any]:
+        """Vertex id -> ``{"parallelism": {"lowerBound", "upperBound"}}``; adaptive scheduler only."""
+        return self._requirements("GET", job_id)
+
+    def set_resource_requirements(self, job_id: str, requirements: Mapping[str, Any]) -> None:
+        self._requirements("PUT", job_id, dict(requirements))
+
+    def _requirements(self, method: str, job_id: str, body: Any = None) -> Any:
+        try:
+            return self.http.request(method, f"/jobs/{job_id}/resource-requirements", json=body)
+        except FlinkError as exc:
+            if exc.status == 404:
+                raise FlinkJobNotFound(f"Flink job {job_id} does not exist: {exc}") from exc
+            if "UnsupportedOperationException" in str(exc):
+                raise FlinkError(
+                    f"Flink job {job_id} does not run under the adaptive scheduler, so its resource "
+                    "requirements cannot change in place (that needs jobmanager.scheduler: adaptive); "
+                    f"Flink said: {exc}",
+                    status=exc.status,
+                    flink_errors=exc.flink_errors,
+                ) from exc
+            raise
+
+    def vertex_metrics(
+        self, job_id: str, vertex_id: str, names: Sequence[str] = _LOAD_METRICS
+    ) -> dict[str, dict[str, float]]:
+        """Metrics aggregated over the vertex's subtasks: metric id -> {min, max, avg, sum}."""
+        raw = self.http.request(
+            "GET",
+            f"/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics",
+            params={"get": ",".join(names), "agg": "min,max,avg,sum"},
+        )
+        return {str(m["id"]): {k: v for k, v in m.items() if k != "id"} for m in raw or []}
+
+    def vertex_metric_ids(self, job_id: str, vertex_id: str) -> list[str]:
+        """Ids of the metrics the vertex's subtasks report (operator metrics carry the operator's name)."""
+        raw = self.http.request("GET", f"/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics")
+        return [str(m["id"]) for m in raw or []]
+
+    def backpressure(self, job_id: str, vertex_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The vertex's backpressure sample; the first request only starts sampling, so poll briefly."""
+        deadline = time.monotonic() + timeout
+        while True:
+            raw = self.http.request("GET", f"/jobs/{job_id}/vertices/{vertex_id}/backpressure")
+            if raw.get("status") == "ok" or time.monotonic() > deadline:
+                return raw
+            time.sleep(0.5)
+
+    def vertex_loads(self, job_id: str) -> list[VertexLoad]:
+        details = self.job_details(job_id)
+        inputs = {
+            str(node["id"]): [str(i["id"]) for i in node.get("inputs") or []]
+            for node in self.plan(job_id).get("nodes", [])
+        }
+        return [
+            vertex_load(
+                v,
+                self.vertex_metrics(job_id, v["id"]),
+                inputs=inputs.get(str(v["id"]), []),
+                backpressure=self.backpressure(job_id, v["id"]),
+            )
+            for v in details.get("vertices", [])
+        ]
+
+    def diagnose(self, name: str, thresholds: Thresholds | None = None) -> JobDiagnosis:
+        """Per-vertex busy/backpressure of the RUNNING job called ``name`` and a suggested parallelism."""
+        job = self.get_running_job(name)
+        return diagnose(job.job_id, name, self.vertex_loads(job.job_id), thresholds)
 
     # -- savepoints --------------------------------------------------------
     def trigger_savepoint(
