@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any
 
 PACKAGE_NAME = "airflow-provider-rtp"
@@ -68,6 +69,33 @@ _ICEBERG_CONN_FIELDS: dict[str, Any] = {
 }
 
 
+# Connection type "kafka" belongs to apache-airflow-providers-apache-kafka; our KafkaHook reads the
+# same connections. Airflow keeps the first registration of a type and warns about the second, so
+# the form is registered here only when that provider is absent (nothing else to show it then).
+_KAFKA_CONNECTION_TYPE: dict[str, Any] = {
+    "hook-class-name": "airflow_provider_rtp.hooks.kafka.KafkaHook",
+    "hook-name": "Apache Kafka",
+    "connection-type": "kafka",
+    "ui-field-behaviour": {
+        "hidden-fields": ["schema", "login", "password", "port", "host"],
+        "relabeling": {"extra": "Config Dict"},
+        "placeholders": {"extra": '{"bootstrap.servers": "localhost:9092", "group.id": "my-group"}'},
+    },
+}
+
+
+def _official_kafka_provider_installed() -> bool:
+    try:
+        metadata.distribution("apache-airflow-providers-apache-kafka")
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _kafka_connection_types() -> list[dict[str, Any]]:
+    return [] if _official_kafka_provider_installed() else [_KAFKA_CONNECTION_TYPE]
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": PACKAGE_NAME,
@@ -88,6 +116,11 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://py.iceberg.apache.org/",
                 "tags": ["software"],
             },
+            {
+                "integration-name": "Apache Kafka (consumer-group lag)",
+                "external-doc-url": "https://kafka.apache.org/documentation/",
+                "tags": ["software"],
+            },
         ],
         "hooks": [
             {
@@ -97,6 +130,10 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "Apache Iceberg",
                 "python-modules": ["airflow_provider_rtp.hooks.iceberg"],
+            },
+            {
+                "integration-name": "Apache Kafka (consumer-group lag)",
+                "python-modules": ["airflow_provider_rtp.hooks.kafka"],
             },
         ],
         "operators": [
@@ -138,6 +175,7 @@ def get_provider_info() -> dict[str, Any]:
                 },
                 "conn-fields": _ICEBERG_CONN_FIELDS,
             },
+            *_kafka_connection_types(),
         ],
         "config": {
             "rtp": {

@@ -123,7 +123,9 @@ class KafkaLagReader:
         committed = self.committed_offsets(group, tps)
         state = self.group_state(group)
         now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-        lagging = {k: c for k, c in committed.items() if c is not None and c < end[k]}
+        # Read from the log start where retention deleted the committed offset: a probe assigned
+        # below it would be reset to the end by librdkafka and see no lag at all.
+        lagging = {k: max(c, start[k]) for k, c in committed.items() if c is not None and c < end[k]}
         firsts = self.first_records(lagging, end)
         parts = []
         for tp in tps:
@@ -131,6 +133,7 @@ class KafkaLagReader:
             parts.append(
                 self._partition(group, key, start[key], end[key], committed.get(key), firsts, now_ms)
             )
+        self._serve_stats(self._admin)
         return GroupLag(
             group=group,
             topics=tuple(topics),
@@ -173,7 +176,12 @@ class KafkaLagReader:
         offset, ts = first
         if offset >= end:
             # Only control records (transaction markers, aborted data) lie in [committed, end).
-            return base(PartitionStatus.CAUGHT_UP, consumed_through_ms=now_ms, time_lag_ms=0)
+            return base(
+                PartitionStatus.CAUGHT_UP,
+                consumed_through_ms=now_ms,
+                time_lag_ms=0,
+                retention_gap=committed < log_start,
+            )
         return base(
             PartitionStatus.LAGGING,
             first_unconsumed_offset=offset,
@@ -227,6 +235,7 @@ class KafkaLagReader:
                 pending.discard(key)
                 consumer.pause([TopicPartition(*key)])
         finally:
+            self._serve_stats(consumer)
             consumer.close()
         return found
 
@@ -265,12 +274,27 @@ class KafkaLagReader:
                 if msg.offset() >= end[key] - 1:
                     pending.discard(key)
         finally:
+            self._serve_stats(consumer)
             consumer.close()
         if pending:
             raise KafkaError(
                 f"could not read the end of heartbeat topic {topic!r} within {self.fetch_timeout}s"
             )
         return newest
+
+    def topic_names(self) -> list[str]:
+        """Every topic of the cluster (one metadata request): a connection test."""
+        try:
+            return sorted(self._admin.list_topics(timeout=self.request_timeout).topics)
+        except KafkaException as exc:
+            raise KafkaError(f"cannot list Kafka topics: {exc}") from exc
+
+    def _serve_stats(self, client: Consumer | AdminClient) -> None:
+        """With librdkafka statistics on (benchmarks count requests with them), serve one more
+        stats callback so that the requests just made are counted."""
+        interval = int(self.config.get("statistics.interval.ms") or 0)
+        if interval > 0 and "stats_cb" in self.config:
+            client.poll(2 * interval / 1000)
 
     def close(self) -> None:
         # AdminClient has no close(); dropping the reference releases librdkafka's handle.

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 __all__ = ["GroupLag", "PartitionLag", "PartitionStatus"]
+
+# Group states (librdkafka's names) in which the group has live members.
+_GROUP_WITH_MEMBERS = frozenset({"STABLE", "PREPARING_REBALANCING", "COMPLETING_REBALANCING"})
 
 
 class PartitionStatus(enum.StrEnum):
@@ -60,6 +64,14 @@ class GroupLag:
         )
 
     @property
+    def group_missing(self) -> bool:
+        """The group has no members and committed nothing for these topics: it does not exist here
+        (a typo, expired offsets, or a consumer that never committed)."""
+        return self.group_state not in _GROUP_WITH_MEMBERS and all(
+            p.committed is None for p in self.partitions
+        )
+
+    @property
     def total_offset_lag(self) -> int:
         return sum(p.offset_lag or 0 for p in self.partitions)
 
@@ -68,3 +80,27 @@ class GroupLag:
         """Every partition is consumed through this time; None while any is unknown."""
         slowest = self.slowest
         return slowest.consumed_through_ms if slowest else None
+
+    def summary(self) -> dict[str, Any]:
+        """The group in one JSON-able dict: what a task pushes to XCom or an exporter writes."""
+        slowest = self.slowest
+        counts: dict[str, int] = {}
+        for p in self.partitions:
+            counts[p.status.value] = counts.get(p.status.value, 0) + 1
+        return {
+            "group": self.group,
+            "topics": list(self.topics),
+            "group_state": self.group_state,
+            "group_missing": self.group_missing,
+            "measured_at_ms": self.measured_at_ms,
+            "partitions": len(self.partitions),
+            "partitions_by_status": counts,
+            "total_offset_lag": self.total_offset_lag,
+            "consumed_through_ms": self.consumed_through_ms,
+            "time_lag_ms": (
+                None if self.consumed_through_ms is None else self.measured_at_ms - self.consumed_through_ms
+            ),
+            "slowest": None if slowest is None else asdict(slowest),
+            "retention_gaps": [list(p.key) for p in self.partitions if p.retention_gap],
+            "went_backwards": [list(p.key) for p in self.partitions if p.went_backwards],
+        }

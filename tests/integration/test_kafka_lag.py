@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -13,7 +16,11 @@ from airflow_provider_rtp.exceptions import KafkaError
 from airflow_provider_rtp.kafka import KafkaLagReader, PartitionStatus
 from tests.stack import kafka_bootstrap, stack_env
 
-BASE_MS = 1_764_000_000_000
+# Recent: records stamped older than the topic's retention (7 days) may be deleted under the test.
+BASE_MS = (int(time.time()) - 3600) * 1000
+
+
+_CREATED: list[str] = []
 
 
 def _topic(partitions: int) -> str:
@@ -21,7 +28,17 @@ def _topic(partitions: int) -> str:
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap()})
     for fut in admin.create_topics([NewTopic(name, partitions, 1)]).values():
         fut.result(30)
+    _CREATED.append(name)
     return name
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _delete_topics():
+    yield
+    if _CREATED:
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap()})
+        for fut in admin.delete_topics(list(_CREATED)).values():
+            fut.result(30)
 
 
 def _commit(group: str, offsets: list[TopicPartition]) -> None:
@@ -116,6 +133,90 @@ def test_offsets_for_times_batch(reader: KafkaLagReader) -> None:
     p.flush(30)
     got = reader.offsets_for_times([topic], BASE_MS + 2500)
     assert got == {(topic, 0): 3, (topic, 1): None}
+
+
+def test_missing_group_is_explicit_never_lag_zero(reader: KafkaLagReader) -> None:
+    topic = _topic(2)
+    p = Producer({"bootstrap.servers": kafka_bootstrap()})
+    p.produce(topic, value=b"x", partition=0)
+    p.flush(30)
+    lag = reader.group_lag(f"it-no-such-group-{uuid.uuid4().hex[:6]}", [topic])
+    assert lag.group_missing and lag.group_state == "DEAD"
+    assert {pl.status for pl in lag.partitions} == {PartitionStatus.NO_COMMIT}
+    assert lag.consumed_through_ms is None and lag.summary()["time_lag_ms"] is None
+
+
+def test_reset_is_reported(reader: KafkaLagReader) -> None:
+    topic, group = _topic(1), f"it-g-{uuid.uuid4().hex[:6]}"
+    p = Producer({"bootstrap.servers": kafka_bootstrap()})
+    for i in range(10):
+        p.produce(topic, value=b"x", partition=0, timestamp=BASE_MS + i)
+    p.flush(30)
+    _commit(group, [TopicPartition(topic, 0, 8)])
+    assert not reader.group_lag(group, [topic]).partitions[0].went_backwards
+    _commit(group, [TopicPartition(topic, 0, 3)])  # e.g. kafka-consumer-groups --reset-offsets
+    part = reader.group_lag(group, [topic]).partitions[0]
+    assert part.went_backwards and part.offset_lag == 7
+    assert reader.group_lag(group, [topic]).summary()["went_backwards"] == []  # reported once
+
+
+def test_retention_gap_is_flagged_and_lag_read_from_log_start(reader: KafkaLagReader) -> None:
+    topic, group = _topic(1), f"it-g-{uuid.uuid4().hex[:6]}"
+    p = Producer({"bootstrap.servers": kafka_bootstrap()})
+    for i in range(10):
+        p.produce(topic, value=b"x", partition=0, timestamp=BASE_MS + i * 1000)
+    p.flush(30)
+    _commit(group, [TopicPartition(topic, 0, 2)])
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap()})
+    for fut in admin.delete_records([TopicPartition(topic, 0, 6)]).values():
+        fut.result(30)  # what retention does: records 0..5 are gone
+    part = reader.group_lag(group, [topic], now_ms=BASE_MS + 20_000).partitions[0]
+    assert (part.log_start, part.committed, part.retention_gap) == (6, 2, True)
+    # The first record still there, not a reset-to-end probe that would claim "caught up".
+    assert part.status is PartitionStatus.LAGGING and part.first_unconsumed_offset == 6
+    assert part.first_unconsumed_ms == BASE_MS + 6000 and part.time_lag_ms == 14_000
+
+
+def test_hook_on_an_official_kafka_connection_matches_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_rtp.hooks.kafka import KafkaHook
+
+    topic, group = _topic(3), f"it-g-{uuid.uuid4().hex[:6]}"
+    conn = {"conn_type": "kafka", "extra": {"bootstrap.servers": kafka_bootstrap(), "group.id": group}}
+    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_IT_LAG", json.dumps(conn))
+    p = Producer({"bootstrap.servers": kafka_bootstrap()})
+    for i in range(30):
+        p.produce(topic, value=b"v", partition=i % 3, timestamp=BASE_MS + i * 1000)
+    p.flush(30)
+    _commit(group, [TopicPartition(topic, 0, 10), TopicPartition(topic, 1, 2), TopicPartition(topic, 2, 5)])
+    hook = KafkaHook("kafka_it_lag")
+    try:
+        summary = hook.group_summary([topic])
+        assert summary["total_offset_lag"] == 0 + 8 + 5
+        slowest = hook.slowest_partition([topic])
+        # Partition 1's first unconsumed record is offset 2 = the 8th record produced (i = 7).
+        assert (slowest.partition, slowest.first_unconsumed_ms) == (1, BASE_MS + 7000)
+        ours = {pl.partition: pl.offset_lag for pl in hook.partition_lags([topic])}
+        assert ours == _cli_lags(group, topic)
+        when = datetime.fromtimestamp((BASE_MS + 20_500) / 1000, UTC)
+        assert hook.offsets_for_times([topic], when) == {(topic, 0): 7, (topic, 1): 7, (topic, 2): 7}
+    finally:
+        hook.close()
+
+
+def _cli_lags(group: str, topic: str) -> dict[int, int]:
+    cli = f"{stack_env()['RTP_CACHE']}/kafka-{_kafka_version()}/bin/kafka-consumer-groups"
+    out = subprocess.run(
+        [cli, "--bootstrap-server", kafka_bootstrap(), "--describe", "--group", group],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    return {
+        int(c[2]): int(c[5])
+        for c in (line.split() for line in out.splitlines())
+        if len(c) >= 6 and c[1] == topic
+    }
 
 
 def _kafka_version() -> str:
