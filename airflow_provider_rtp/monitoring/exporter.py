@@ -139,20 +139,21 @@ def completeness_point(
     complete: bool,
     watermark_ms: int | None,
     waiting_on: str | None,
-    at_ms: int,
+    decided_at_ms: int,
 ) -> Point:
-    """One completeness decision for a window, as the completeness sensor records it."""
+    """One completeness decision, stamped with the window's start: a later decision about the
+    same window overwrites the earlier one, so each window is one point holding its latest state."""
     return Point(
         COMPLETENESS,
         {
-            "window_start_ms": window_start_ms,
             "window_end_ms": window_end_ms,
             "complete": complete,
             "watermark_ms": watermark_ms,
             "waiting_on": waiting_on or None,
+            "decided_at_ms": decided_at_ms,
         },
         {"pipeline": pipeline},
-        time=at_ms,
+        time=window_start_ms,
     )
 
 

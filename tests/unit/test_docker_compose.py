@@ -799,6 +799,114 @@ def test_grafana_provisions_both_influxdb_shards() -> None:
     assert {"influxdb1", "influxdb2"} <= set(depends)
 
 
+MONITORING_DOC = REPO / "docs" / "monitoring.md"
+MIXED = "-- Mixed --"  # Grafana's built-in data source that lets each query pick its own
+
+
+def monitoring_schema() -> dict[str, dict[str, set[str]]]:
+    """measurement -> {"tag": names, "field": names}, from the tables of docs/monitoring.md."""
+    schema: dict[str, dict[str, set[str]]] = {}
+    current: dict[str, set[str]] | None = None
+    for line in MONITORING_DOC.read_text().splitlines():
+        if m := re.match(r"^### `(\w+)`", line):
+            current = schema.setdefault(m[1], {"tag": set(), "field": set()})
+        elif line.startswith("## "):
+            current = None
+        elif current is not None and (m := re.match(r"^\| (tag|field) \| `(\w+)` \|", line)):
+            current[m[1]].add(m[2])
+    return schema
+
+
+def _grafana_dir(target: str) -> Path:
+    return _local(next(s for kind, s, t in mounts("grafana") if kind == "bind" and t == target))
+
+
+def dashboards() -> dict[str, dict[str, Any]]:
+    providers = []
+    for path in sorted((_grafana_dir("/etc/grafana/provisioning") / "dashboards").glob("*.y*ml")):
+        providers += yaml.safe_load(path.read_text()).get("providers", [])
+    out = {}
+    for provider in providers:
+        for path in sorted(_grafana_dir(provider["options"]["path"]).glob("*.json")):
+            out[path.name] = json.loads(path.read_text())  # fails the test on invalid JSON
+    return out
+
+
+def _panels(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for panel in panels:
+        out += [panel, *_panels(panel.get("panels", []))] if panel.get("type") == "row" else [panel]
+    return [p for p in out if p.get("type") != "row"]
+
+
+def test_dashboards_query_every_shard_and_only_documented_measurements() -> None:
+    datasources = []
+    for path in sorted((_grafana_dir("/etc/grafana/provisioning") / "datasources").glob("*.y*ml")):
+        datasources += yaml.safe_load(path.read_text()).get("datasources", [])
+    shards = {d["uid"] for d in datasources if d["type"] == "influxdb"}
+    schema = monitoring_schema()
+    assert {"rtp_kafka_partition_lag", "rtp_kafka_group_lag", "rtp_cdc_watermark", "rtp_completeness"} <= set(
+        schema
+    )
+    boards = dashboards()
+    assert "rtp-lag.json" in boards
+    assert len({b["uid"] for b in boards.values()}) == len(boards), "dashboard uids must be unique"
+    for file, board in boards.items():
+        variables = {
+            v["name"] for v in board.get("templating", {}).get("list", []) if v["type"] == "datasource"
+        }
+        panels = _panels(board["panels"])
+        assert panels, f"{file}: no panels"
+        for panel in panels:
+            where = f"{file}: panel {panel['title']!r}"
+            uid = panel["datasource"]["uid"]
+            targets = panel["targets"]
+            assert len({t["refId"] for t in targets}) == len(targets), f"{where}: duplicate refIds"
+            used = {t.get("datasource", panel["datasource"])["uid"] for t in targets}
+            if uid == MIXED:
+                # A series lives in one shard, unknown to the reader: ask every shard, the same question.
+                assert used == shards, f"{where} queries {sorted(used)}, not every shard {sorted(shards)}"
+                assert len({t["query"] for t in targets}) == 1, f"{where}: shards asked different queries"
+            else:
+                assert uid in shards or uid.strip("${}") in variables, f"{where}: unknown data source {uid}"
+                assert used <= shards | {uid}, where
+            for t in targets:
+                query = t["query"]
+                m = re.search(r'\bFROM "(\w+)"', query)
+                assert m and m[1] in schema, f"{where}: measurement of {query!r} is not in docs/monitoring.md"
+                names = schema[m[1]]["tag"] | schema[m[1]]["field"]
+                unknown = set(re.findall(r'"(\w+)"', query)) - names - {m[1]}
+                assert not unknown, f"{where}: {sorted(unknown)} of {m[1]} are not in docs/monitoring.md"
+                assert "$timeFilter" in query, f"{where}: query without $timeFilter reads all history"
+
+
+def test_exporter_writes_exactly_the_documented_schema() -> None:
+    from airflow_provider_rtp.kafka.models import GroupLag, PartitionLag, PartitionStatus
+    from airflow_provider_rtp.monitoring import exporter as ex
+
+    target = ex.LagTarget("p", "g", ("t",), "hb", "cdc")
+    part = PartitionLag("t", 0, 0, 9, 5, PartitionStatus.LAGGING, 4, 5, 1, 1, 2, True, True)
+    points = [
+        *ex.group_points(target, GroupLag("g", ("t",), "STABLE", 3, (part,))),
+        ex.watermark_point(target, "hb", 1, 3),
+        ex.completeness_point(
+            "p",
+            window_start_ms=0,
+            window_end_ms=1,
+            complete=True,
+            watermark_ms=1,
+            waiting_on="x",
+            decided_at_ms=2,
+        ),
+    ]
+    schema = monitoring_schema()
+    assert set(ex.MEASUREMENTS) == set(schema)
+    for point in points:
+        doc = schema[point.measurement]
+        assert set(point.tags) == doc["tag"], point.measurement
+        assert set(point.fields) == doc["field"], point.measurement
+
+
 # ---------------------------------------------------------------- Airflow
 
 

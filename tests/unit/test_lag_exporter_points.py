@@ -61,8 +61,9 @@ def test_watermark_and_completeness_points() -> None:
     unknown = watermark_point(T, "shop.rtp_heartbeat", None, NOW).to_line()
     assert "known=false" in unknown and "lag_ms" not in unknown and "watermark_ms" not in unknown
     c = completeness_point("ods.orders", window_start_ms=0, window_end_ms=3_600_000, complete=False,
-                           watermark_ms=None, waiting_on="kafka", at_ms=NOW).to_line()  # fmt: skip
+                           watermark_ms=None, waiting_on="kafka", decided_at_ms=NOW).to_line()  # fmt: skip
     assert c.startswith("rtp_completeness,pipeline=ods.orders ") and 'waiting_on="kafka"' in c
+    assert c.endswith(" 0")  # stamped with the window's start: one point per window
 
 
 def test_lag_target_needs_group_and_topics() -> None:
