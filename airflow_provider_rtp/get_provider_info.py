@@ -96,6 +96,53 @@ def _kafka_connection_types() -> list[dict[str, Any]]:
     return [] if _official_kafka_provider_installed() else [_KAFKA_CONNECTION_TYPE]
 
 
+_INFLUXDB_CONN_FIELDS: dict[str, Any] = {
+    "shards": {
+        "label": "Shards",
+        "description": (
+            "name=url entries separated by commas, e.g. influxdb1=http://influx1:8086, "
+            "influxdb2=http://influx2:8086; or a JSON list of {name, url, weight}. "
+            "Empty: host and port are the one shard"
+        ),
+        "schema": {"type": ["string", "array", "null"]},
+    },
+    "auth_type": {
+        "label": "Auth type",
+        "description": "basic (InfluxDB 1.x login/password) or token (2.x/3.x API token as password)",
+        "schema": {"type": ["string", "null"], "enum": ["basic", "token"], "default": "basic"},
+    },
+    "retention_policy": {
+        "label": "Retention policy",
+        "description": "Optional; the database's default when empty",
+        "schema": {"type": ["string", "null"]},
+    },
+    "precision": {
+        "label": "Write precision",
+        "schema": {"type": ["string", "null"], "enum": ["ns", "u", "ms", "s"], "default": "ms"},
+    },
+    "batch_size": {
+        "label": "Lines per write request",
+        "schema": {"type": ["integer", "null"], "default": 5000, "minimum": 1},
+    },
+    "retries": {
+        "label": "Retries on connection errors and 5xx",
+        "schema": {"type": ["integer", "null"], "default": 3, "minimum": 0, "maximum": 10},
+    },
+    "connect_timeout": {
+        "label": "Connect timeout (s)",
+        "schema": {"type": ["number", "null"], "default": 5, "minimum": 0},
+    },
+    "read_timeout": {
+        "label": "Read timeout (s)",
+        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0},
+    },
+    "verify_tls": {
+        "label": "Verify TLS certificates",
+        "schema": {"type": ["boolean", "null"], "default": True},
+    },
+}
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": PACKAGE_NAME,
@@ -121,6 +168,11 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://kafka.apache.org/documentation/",
                 "tags": ["software"],
             },
+            {
+                "integration-name": "InfluxDB (sharded metrics)",
+                "external-doc-url": "https://docs.influxdata.com/influxdb/v1/tools/api/",
+                "tags": ["software"],
+            },
         ],
         "hooks": [
             {
@@ -135,8 +187,16 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Apache Kafka (consumer-group lag)",
                 "python-modules": ["airflow_provider_rtp.hooks.kafka"],
             },
+            {
+                "integration-name": "InfluxDB (sharded metrics)",
+                "python-modules": ["airflow_provider_rtp.hooks.influxdb"],
+            },
         ],
         "operators": [
+            {
+                "integration-name": "Apache Kafka (consumer-group lag)",
+                "python-modules": ["airflow_provider_rtp.operators.lag_exporter"],
+            },
             {
                 "integration-name": "Apache Flink (real-time platform)",
                 "python-modules": [
@@ -174,6 +234,20 @@ def get_provider_info() -> dict[str, Any]:
                     "placeholders": {"host": "postgres", "port": "5432", "schema": "iceberg_catalog"},
                 },
                 "conn-fields": _ICEBERG_CONN_FIELDS,
+            },
+            {
+                "hook-class-name": "airflow_provider_rtp.hooks.influxdb.ShardedInfluxDBHook",
+                "hook-name": "InfluxDB shards (RTP)",
+                "connection-type": "rtp_influxdb",
+                "ui-field-behaviour": {
+                    "relabeling": {
+                        "host": "Host (only without Shards)",
+                        "schema": "Database",
+                        "password": "Password or API token",
+                    },
+                    "placeholders": {"schema": "rtp_metrics", "host": "influx1", "port": "8086"},
+                },
+                "conn-fields": _INFLUXDB_CONN_FIELDS,
             },
             *_kafka_connection_types(),
         ],
