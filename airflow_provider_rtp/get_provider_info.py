@@ -173,6 +173,11 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://docs.influxdata.com/influxdb/v1/tools/api/",
                 "tags": ["software"],
             },
+            {
+                "integration-name": "Change data capture (MySQL/MariaDB, Flink CDC)",
+                "external-doc-url": "https://nightlies.apache.org/flink/flink-cdc-docs-stable/",
+                "tags": ["software"],
+            },
         ],
         "hooks": [
             {
@@ -190,6 +195,10 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "InfluxDB (sharded metrics)",
                 "python-modules": ["airflow_provider_rtp.hooks.influxdb"],
+            },
+            {
+                "integration-name": "Change data capture (MySQL/MariaDB, Flink CDC)",
+                "python-modules": ["airflow_provider_rtp.hooks.cdc"],
             },
         ],
         "operators": [
