@@ -145,7 +145,7 @@ def test_cli_reports_an_unknown_topic_and_still_writes_the_others(
     _, path = pipeline
     bogus = f"rtp-it-missing-{uuid.uuid4().hex[:8]}"
     out = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_rtp.monitoring.cli", "--group", GROUP, "--topic", bogus,
+        [str(Path(sys.executable).parent / "rtp-lag-exporter"), "--group", GROUP, "--topic", bogus,
          "--kafka-bootstrap", kafka_bootstrap(), "--shards", _shards_text(), "--once"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -7,13 +7,16 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_rtp.kafka import KafkaLagReader
-from airflow_provider_rtp.monitoring.influx import ShardedInfluxClient
+from airflow_provider_rtp.monitoring.exporter import GROUP_LAG
+from airflow_provider_rtp.monitoring.line_protocol import quote_identifier, quote_literal
 from tests.integration.test_lag_exporter import (
+    GROUP,
     _check_points_in_owner_only,
     _look,
     _shards_text,
@@ -27,15 +30,7 @@ pytestmark = pytest.mark.pipeline
 DAG_FILE = Path(__file__).parent / "dags" / "rtp_it_lag_exporter.py"
 
 
-def test_operator_exports_through_a_real_task_run(
-    tmp_path: Path,
-) -> None:
-    with reference_pipeline(tmp_path) as (name, path), open_store() as store:
-        _run_and_check(name, path, store)
-
-
-def _run_and_check(name: str, path: Path, store: ShardedInfluxClient) -> None:
-    reader = KafkaLagReader({"bootstrap.servers": kafka_bootstrap()})
+def _run(conf: dict) -> tuple[bool, str]:
     env = {
         **os.environ,
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent),
@@ -50,15 +45,32 @@ def _run_and_check(name: str, path: Path, store: ShardedInfluxClient) -> None:
             }
         ),
     }
-    before = _look(reader)
     exe = Path(sys.executable).parent / "airflow"
-    conf = {"pipelines_file": str(path)}
     out = subprocess.run(
         [str(exe), "dags", "test", "rtp_it_lag_exporter", "-f", str(DAG_FILE), "-c", json.dumps(conf)],
         env=env, capture_output=True, text=True, timeout=400,
     )  # fmt: skip
-    after = _look(reader)
     log = out.stdout + out.stderr
-    assert out.returncode == 0 and "state=success" in log, log[-4000:]
-    assert f"{name} -> {store.owner(name).name}:" in log
-    _check_points_in_owner_only(store, name, before, after)
+    return out.returncode == 0 and "state=success" in log, log
+
+
+def test_operator_exports_through_a_real_task_run(tmp_path: Path) -> None:
+    with reference_pipeline(tmp_path) as (name, path), open_store() as store:
+        reader = KafkaLagReader({"bootstrap.servers": kafka_bootstrap()})
+        before = _look(reader)
+        ok, log = _run({"pipelines_file": str(path)})
+        after = _look(reader)
+        assert ok, log[-4000:]
+        assert f"{name} -> {store.owner(name).name}:" in log
+        _check_points_in_owner_only(store, name, before, after)
+
+
+def test_operator_fails_naming_the_bad_pipeline_after_writing_the_good_one(tmp_path: Path) -> None:
+    bogus = f"rtp-it-missing-{uuid.uuid4().hex[:8]}"
+    target = {"name": f"it.bogus_{uuid.uuid4().hex[:8]}", "group": GROUP, "topics": [bogus]}
+    with reference_pipeline(tmp_path) as (name, path), open_store() as store:
+        ok, log = _run({"pipelines_file": str(path), "targets": [target]})
+        assert not ok
+        assert f"lag export failed for {target['name']}: measuring failed" in log and bogus in log
+        q = f"SELECT * FROM {quote_identifier(GROUP_LAG)} WHERE pipeline = {quote_literal(name)}"
+        assert store.query(name, q), "the good pipeline was not written"
