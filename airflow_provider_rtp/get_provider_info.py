@@ -214,6 +214,18 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             },
         ],
+        "sensors": [
+            {
+                "integration-name": "Apache Flink (real-time platform)",
+                "python-modules": ["airflow_provider_rtp.sensors.flink"],
+            },
+        ],
+        "triggers": [
+            {
+                "integration-name": "Apache Flink (real-time platform)",
+                "python-modules": ["airflow_provider_rtp.triggers.flink"],
+            },
+        ],
         "extra-links": ["airflow_provider_rtp.links.flink.FlinkJobLink"],
         "connection-types": [
             {
