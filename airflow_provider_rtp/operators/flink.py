@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, conf
 
 from airflow_provider_rtp.exceptions import FlinkError
 from airflow_provider_rtp.flink import JobState, statement_set
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 from airflow_provider_rtp.links.flink import FlinkJobLink, persist_job_link
+from airflow_provider_rtp.triggers.flink import FlinkJobTrigger, job_event_result
 
 __all__ = ["FlinkJarJobOperator", "FlinkSqlJobOperator"]
 
 IfRunning = Literal["skip", "fail", "upgrade"]
 WaitFor = Literal["none", "running", "checkpoint"]
 _STATE_KEY = "flink_job_id"
+_DEFERRED_POLL_SECONDS = 2.0
+_SUBMISSION_KEY = "flink_submission"
 
 
 class _FlinkSubmitOperator(BaseOperator):
@@ -39,6 +43,7 @@ class _FlinkSubmitOperator(BaseOperator):
         allow_non_restored_state: bool = False,
         flink_configuration: Mapping[str, str] | None = None,
         rtp_conn_id: str = RealtimePlatformHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -55,6 +60,7 @@ class _FlinkSubmitOperator(BaseOperator):
         self.allow_non_restored_state = allow_non_restored_state
         self.flink_configuration = dict(flink_configuration or {})
         self.rtp_conn_id = rtp_conn_id
+        self.deferrable = deferrable
 
     @cached_property
     def hook(self) -> RealtimePlatformHook:
@@ -131,10 +137,45 @@ class _FlinkSubmitOperator(BaseOperator):
         rest = self.hook.rest
         persist_job_link(context, self.hook.job_url(job_id))
         if wait and self.wait_for != "none":
+            if self.deferrable:
+                # Kept in XCom, not in defer kwargs: `dag.test` resumes a task with the event alone.
+                context["ti"].xcom_push(
+                    key=_SUBMISSION_KEY,
+                    value={"action": action, "restored_from": restored_from, "extra": dict(extra or {})},
+                )
+                self.defer(
+                    trigger=FlinkJobTrigger(
+                        job_id=job_id,
+                        wait_for_checkpoint=self.wait_for == "checkpoint",
+                        poll_interval=_DEFERRED_POLL_SECONDS,
+                        rtp_conn_id=self.rtp_conn_id,
+                    ),
+                    method_name="execute_complete",
+                    timeout=timedelta(seconds=self.wait_timeout),
+                )
             rest.wait_for_state(job_id, [JobState.RUNNING], timeout=self.wait_timeout)
             if self.wait_for == "checkpoint":
                 rest.wait_for_checkpoint(job_id, timeout=self.wait_timeout)
-        details = rest.job_details(job_id)
+        return self._result(job_id, action=action, restored_from=restored_from, extra=extra)
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resumed from the triggerer: the job is RUNNING (and checkpointed, if asked)."""
+        job_id = job_event_result(event)["job_id"]
+        submission = context["ti"].xcom_pull(task_ids=self.task_id, key=_SUBMISSION_KEY) or {}
+        try:
+            return self._result(
+                job_id,
+                action=submission.get("action", "submitted"),
+                restored_from=submission.get("restored_from"),
+                extra=submission.get("extra"),
+            )
+        finally:
+            self.hook.close()
+
+    def _result(
+        self, job_id: str, *, action: str, restored_from: str | None, extra: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        details = self.hook.rest.job_details(job_id)
         if details.get("name") != self.job_name:
             raise FlinkError(
                 f"job {job_id} runs as {details.get('name')!r}, not {self.job_name!r}: the "
@@ -165,6 +206,7 @@ class FlinkJarJobOperator(_FlinkSubmitOperator):
     :param if_running: ``skip`` (return the live job), ``fail``, or ``upgrade`` (stop with savepoint and
         submit this version from it).
     :param wait_for: ``none``, ``running`` or ``checkpoint`` (the first completed checkpoint).
+    :param deferrable: do that waiting in the triggerer; default from ``[operators] default_deferrable``.
     :param savepoint_path: start from this savepoint (ignored on upgrade, which uses its own).
     :param flink_configuration: per-job Flink configuration.
     """

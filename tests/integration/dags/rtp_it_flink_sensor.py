@@ -1,0 +1,93 @@
+"""Test DAGs: FlinkJobSensor (sync and deferred) and deferred job submission; names come from the conf."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_rtp.operators.flink import FlinkJarJobOperator, FlinkSqlJobOperator
+from airflow_provider_rtp.sensors.flink import FlinkJobSensor
+
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+NAME = "{{ dag_run.conf['job_name'] }}"
+GEN = "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5')"
+SINK_BIGINT = "CREATE TEMPORARY TABLE sink (id BIGINT) WITH ('connector' = 'blackhole')"
+SINK_INT = "CREATE TEMPORARY TABLE sink (n INT) WITH ('connector' = 'blackhole')"
+# Fails on its first record: 'x1' is no INT. Two restarts, then FAILED.
+FAILING_INSERT = "INSERT INTO sink SELECT CAST(CONCAT('x', CAST(id AS STRING)) AS INT) FROM gen"
+RESTART_TWICE = {
+    "restart-strategy.type": "fixed-delay",
+    "restart-strategy.fixed-delay.attempts": "2",
+    "restart-strategy.fixed-delay.delay": "1 s",
+}
+
+for mode, deferrable in (("sync", False), ("deferred", True)):
+    # The sensor alone: by name from the conf (an unknown name must fail at once).
+    with DAG(f"rtp_it_flink_sensor_{mode}", schedule=None, start_date=START):
+        FlinkJobSensor(
+            task_id="sense",
+            job_name=NAME,
+            wait_for_checkpoint=True,
+            poke_interval=2,
+            timeout=120,
+            deferrable=deferrable,
+        )
+
+    # Submit without waiting, then let the sensor wait for RUNNING and the first checkpoint.
+    with DAG(f"rtp_it_flink_submit_then_sense_{mode}", schedule=None, start_date=START):
+        submit = FlinkSqlJobOperator(
+            task_id="submit",
+            job_name=NAME,
+            setup_sql=[GEN, SINK_BIGINT],
+            insert_sql="INSERT INTO sink SELECT id FROM gen",
+            # Long enough that the sensor's first look comes before the first checkpoint.
+            session_properties={"execution.checkpointing.interval": "8s"},
+            wait_for="none",
+        )
+        sense = FlinkJobSensor(
+            task_id="sense",
+            job_name=NAME,
+            wait_for_checkpoint=True,
+            poke_interval=2,
+            timeout=120,
+            deferrable=deferrable,
+        )
+        submit >> sense
+
+    # A job that fails at runtime: the sensor must fail with Flink's root cause, not wait.
+    with DAG(f"rtp_it_flink_failing_{mode}", schedule=None, start_date=START):
+        submit = FlinkSqlJobOperator(
+            task_id="submit",
+            job_name=NAME,
+            setup_sql=[GEN, SINK_INT],
+            insert_sql=FAILING_INSERT,
+            session_properties=RESTART_TWICE,
+            wait_for="none",
+        )
+        sense = FlinkJobSensor(
+            task_id="sense", job_name=NAME, poke_interval=1, timeout=120, deferrable=deferrable
+        )
+        submit >> sense
+
+# The submit operators with their wait deferred to the trigger.
+with DAG("rtp_it_flink_jar_deferred", schedule=None, start_date=START):
+    FlinkJarJobOperator(
+        task_id="jar_job",
+        job_name=NAME,
+        jar="{{ dag_run.conf['jar'] }}",
+        args=["--name", NAME, "--rate", "20"],
+        wait_for="checkpoint",
+        flink_configuration={"execution.checkpointing.interval": "2s"},
+        deferrable=True,
+    )
+
+with DAG("rtp_it_flink_sql_deferred", schedule=None, start_date=START):
+    FlinkSqlJobOperator(
+        task_id="sql_job",
+        job_name=NAME,
+        setup_sql=[GEN, SINK_BIGINT],
+        insert_sql="INSERT INTO sink SELECT id FROM gen",
+        session_properties={"execution.checkpointing.interval": "2s"},
+        wait_for="checkpoint",
+        deferrable=True,
+    )
