@@ -101,11 +101,16 @@ class ShardedInfluxDBHook(BaseHook):
     def owner(self, key: str) -> Shard:
         return self.client.owner(key)
 
-    def write(self, key: str, points: Iterable[Point]) -> Shard:
-        return self.client.write(key, points)
+    def write(self, key: str, points: Iterable[Point], *, precision: str | None = None) -> Shard:
+        """Write one series key's points to the shard owning it; returns that shard."""
+        return self.client.write(key, points, precision=precision)
 
-    def write_many(self, points_by_key: Mapping[str, Iterable[Point]]) -> dict[str, int]:
-        return self.client.write_many(points_by_key)
+    def write_many(
+        self, points_by_key: Mapping[str, Iterable[Point]], *, precision: str | None = None
+    ) -> dict[str, int]:
+        """Write each key's points to its owner; a shard that stays down raises ShardWriteError
+        naming it and its keys, after the other shards were written."""
+        return self.client.write_many(points_by_key, precision=precision)
 
     def query(self, key: str, influxql: str) -> list[dict[str, Any]]:
         return self.client.query(key, influxql)

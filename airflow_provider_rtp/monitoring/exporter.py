@@ -234,7 +234,7 @@ class LagExporter:
         for name in batch:
             result.shards[name] = self.store.owner(name).name
         try:
-            self.store.write_many(batch)
+            self.store.write_many(batch, precision="ms")  # every time here is in ms
         except ShardWriteError as exc:
             for failure in exc.failures:
                 for key in failure.keys:

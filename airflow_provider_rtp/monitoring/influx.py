@@ -164,16 +164,22 @@ class ShardedInfluxClient:
         return self.shards[self.ring.owner(key)]
 
     # -- writes --------------------------------------------------------------
-    def write(self, key: str, points: Iterable[Point]) -> Shard:
+    def write(self, key: str, points: Iterable[Point], *, precision: str | None = None) -> Shard:
         """Write the points of one series key to its owner; returns that shard."""
-        self.write_many({key: points})
+        self.write_many({key: points}, precision=precision)
         return self.owner(key)
 
-    def write_many(self, points_by_key: Mapping[str, Iterable[Point]]) -> dict[str, int]:
+    def write_many(
+        self, points_by_key: Mapping[str, Iterable[Point]], *, precision: str | None = None
+    ) -> dict[str, int]:
         """Write each key's points to its owner, every shard in turn; returns points written per shard.
 
-        Lines are rendered first, so a bad point (a ``ValueError``) writes nothing at all.
+        Point times are in ``precision`` (default: the settings'). Lines are rendered first,
+        so a bad point (a ``ValueError``) writes nothing at all.
         """
+        precision = precision or self.settings.precision
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         by_shard: dict[str, tuple[list[str], list[str]]] = {}
         for key, points in points_by_key.items():
             keys, lines = by_shard.setdefault(self.ring.owner(key), ([], []))
@@ -185,7 +191,7 @@ class ShardedInfluxClient:
             shard = self.shards[name]
             try:
                 for start in range(0, len(lines), self.settings.batch_size):
-                    self._write_batch(shard, lines[start : start + self.settings.batch_size])
+                    self._write_batch(shard, lines[start : start + self.settings.batch_size], precision)
                 written[name] = len(lines)
             except InfluxError as exc:
                 failures.append(ShardFailure(name, shard.url, tuple(keys), str(exc)))
@@ -193,10 +199,10 @@ class ShardedInfluxClient:
             raise ShardWriteError(failures, written)
         return written
 
-    def _write_batch(self, shard: Shard, lines: Sequence[str]) -> None:
+    def _write_batch(self, shard: Shard, lines: Sequence[str], precision: str) -> None:
         if not lines:
             return
-        params = {"db": self.settings.database, "precision": self.settings.precision}
+        params = {"db": self.settings.database, "precision": precision}
         if self.settings.retention_policy:
             params["rp"] = self.settings.retention_policy
         self._request(shard, "POST", "/write", params=params, data="\n".join(lines).encode())

@@ -65,10 +65,12 @@ def test_settings_hide_secrets_from_repr() -> None:
 class _Stub(BaseHTTPRequestHandler):
     codes: ClassVar[list[int]] = []
     seen: ClassVar[list[str]] = []
+    paths: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
         type(self).seen.append(body)
+        type(self).paths.append(self.path)
         code = type(self).codes.pop(0) if type(self).codes else 204
         self.send_response(code)
         payload = b'{"error": "stub says no"}' if code >= 400 else b""
@@ -82,7 +84,7 @@ class _Stub(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stub() -> Iterator[str]:
-    _Stub.codes, _Stub.seen = [], []
+    _Stub.codes, _Stub.seen, _Stub.paths = [], [], []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -125,3 +127,13 @@ def test_a_bad_point_writes_nothing(stub: str) -> None:
     with pytest.raises(ValueError, match="line break"):
         _client(stub).write_many({"a": [Point("m", {"f": 1})], "b": [Point("m\n", {"f": 1})]})
     assert _Stub.seen == []
+
+
+def test_precision_per_write(stub: str) -> None:
+    client = _client(stub)
+    client.write("k", [Point("m", {"f": 1}, time=5)], precision="s")
+    assert _Stub.paths[-1].endswith("precision=s")
+    client.write("k", [Point("m", {"f": 1}, time=5)])
+    assert _Stub.paths[-1].endswith("precision=ms")
+    with pytest.raises(ValueError, match="precision"):
+        client.write("k", [Point("m", {"f": 1})], precision="h")
