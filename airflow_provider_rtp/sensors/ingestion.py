@@ -225,7 +225,6 @@ class IngestionCompleteSensor(BaseSensorOperator):
                 check=check.to_dict(),
                 window=window.to_dict(),
                 poke_interval=float(self.poke_interval),
-                asset_name=self._store().asset_name,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout) if self.timeout else None,

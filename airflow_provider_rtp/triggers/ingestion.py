@@ -48,14 +48,11 @@ class IngestionCompleteTrigger(BaseTrigger):
     ``{"status": "failed" | "error", "message": ...}``.
     """
 
-    def __init__(
-        self, *, check: dict[str, Any], window: dict[str, Any], poke_interval: float, asset_name: str
-    ) -> None:
+    def __init__(self, *, check: dict[str, Any], window: dict[str, Any], poke_interval: float) -> None:
         super().__init__()
         self.check = check
         self.window = window
         self.poke_interval = poke_interval
-        self.asset_name = asset_name
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -64,14 +61,12 @@ class IngestionCompleteTrigger(BaseTrigger):
                 "check": self.check,
                 "window": self.window,
                 "poke_interval": self.poke_interval,
-                "asset_name": self.asset_name,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         check = CompletenessCheck.from_dict(self.check)
         window = Window.from_dict(self.window)
-        store = DecisionStore(self.asset_name)
         try:
             clients = await _clients(check)
         except Exception as exc:  # an unknown connection id is bad input
@@ -80,7 +75,8 @@ class IngestionCompleteTrigger(BaseTrigger):
         try:
             while True:
                 try:
-                    result = await _evaluate(check, window, clients, await store.aget(window))
+                    # The sensor read the stored decision before deferring: there was none.
+                    result = await _evaluate(check, window, clients, None)
                 except (CompletenessError, RtpError, ValueError) as exc:
                     yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
                     return

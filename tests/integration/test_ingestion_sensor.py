@@ -1,0 +1,225 @@
+"""The completeness sensor on the reference pipeline, driven by real `airflow dags test` runs.
+
+Windows are seconds long so that a test sees them open, fill and complete. The
+covering snapshot is checked against MariaDB with a Flink batch query at that
+snapshot: every row whose last change lies before the window end is there, as is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from airflow_provider_rtp.flink import HttpSettings, SqlGatewayClient
+from tests.integration.dagrun import asset_events, returned, run_dag, start_dag
+from tests.integration.test_reference_pipeline import lake_session_statements
+from tests.stack import host, port, sql_gateway_url, stack_env
+
+pytestmark = pytest.mark.usefixtures("stack")
+
+DAG_FILE = Path(__file__).parent / "dags" / "rtp_it_completeness.py"
+ASSET = "lake.ods.orders"
+CHECKPOINT_INTERVAL = 10  # ods-orders-ingest, stack/pipeline/ods-orders.sql
+POKE_INTERVAL = 3  # the test DAGs'
+CLOCK_SKEW_MARGIN = 5  # the sensor's default
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.fixture
+def mariadb() -> Iterator[pymysql.connections.Connection]:
+    env = stack_env()
+    conn = pymysql.connect(
+        host=host(),
+        port=port("MARIADB_PORT"),
+        user="root",
+        password=env["MARIADB_ROOT_PASSWORD"],
+        database="shop",
+        autocommit=True,
+    )
+    yield conn
+    conn.close()
+
+
+def change_rows(db: pymysql.connections.Connection, count: int) -> dict[str, list[int]]:
+    """Inserts, then updates and deletes some of them: each its own transaction."""
+    ids: dict[str, list[int]] = {"inserted": [], "deleted": []}
+    with db.cursor() as cur:
+        for i in range(count):
+            cur.execute(
+                "INSERT INTO orders (customer_id, amount, status) VALUES (%s, %s, 'new')", (9000 + i, 10 + i)
+            )
+            ids["inserted"].append(cur.lastrowid)
+        for row_id in ids["inserted"][::2]:
+            cur.execute("UPDATE orders SET status = 'paid', amount = amount + 1 WHERE id = %s", (row_id,))
+        victim = ids["inserted"][-1]
+        cur.execute("DELETE FROM orders WHERE id = %s", (victim,))
+        ids["deleted"].append(victim)
+    return ids
+
+
+def rows_changed_before(db: pymysql.connections.Connection, end: datetime) -> dict[int, tuple[str, str]]:
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT id, status, CAST(amount AS CHAR) FROM orders WHERE updated_at < FROM_UNIXTIME(%s)",
+            (end.timestamp(),),
+        )
+        return {int(r[0]): (str(r[1]), str(r[2])) for r in cur.fetchall()}
+
+
+def lake_rows_at(snapshot_id: int) -> dict[int, list[tuple[str, str]]]:
+    query = (
+        "SELECT id, status, CAST(amount AS STRING) FROM lake.ods.orders "
+        f"/*+ OPTIONS('snapshot-id'='{int(snapshot_id)}') */"
+    )
+    gateway = SqlGatewayClient(HttpSettings(sql_gateway_url()))
+    try:
+        results = gateway.run_script(
+            [*lake_session_statements(), query],
+            session_properties={"execution.runtime-mode": "batch"},
+            timeout=120,
+        )
+    finally:
+        gateway.close()
+    out: dict[int, list[tuple[str, str]]] = {}
+    for row_id, status, amount in results[-1].rows:
+        out.setdefault(int(row_id), []).append((str(status), str(amount)))
+    return out
+
+
+def assert_snapshot_holds_window(db: pymysql.connections.Connection, snapshot_id: int, end: datetime, ids):
+    expected = rows_changed_before(db, end)
+    lake = lake_rows_at(snapshot_id)
+    missing = {i: v for i, v in expected.items() if lake.get(i) != [v]}
+    assert not missing, (
+        f"snapshot {snapshot_id} lacks or differs for rows changed before {iso(end)}: {missing}"
+    )
+    for row_id in ids["deleted"]:
+        assert row_id not in lake, (
+            f"row {row_id} was deleted before {iso(end)} but is in snapshot {snapshot_id}"
+        )
+
+
+def wait_until(t: datetime) -> None:
+    delay = (t - datetime.now(tz=UTC)).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def test_consecutive_windows_complete_promptly_and_hold_their_rows(mariadb, tmp_path: Path) -> None:
+    """Happy path: each window completes within poke + 2 checkpoints after its target, with its rows."""
+    t0 = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=2)
+    length = timedelta(seconds=45)  # a task starts in seconds; its window must still be open then
+    windows = [(t0 + k * length, t0 + (k + 1) * length) for k in range(2)]
+    # Both sensors start now, while their windows are open: they must wait, then complete.
+    runs = [
+        start_dag(DAG_FILE, "rtp_it_complete_poke", {"start": iso(s), "end": iso(e)}, tmp_path / f"w{i}.log")
+        for i, (s, e) in enumerate(windows)
+    ]
+    changed = []
+    for start, end in windows:
+        wait_until(start + timedelta(seconds=5))
+        changed.append(change_rows(mariadb, 4))
+        wait_until(end - timedelta(seconds=10))
+        changed[-1]["inserted"] += change_rows(mariadb, 2)["inserted"]
+    for i, proc in enumerate(runs):
+        assert proc.wait(timeout=300) == 0
+        log = (tmp_path / f"w{i}.log").read_text()
+        assert "state=success" in log, log[-3000:]
+        assert "→ WAITING" in log, "the sensor answered before its window closed"
+        start, end = windows[i]
+        xcom = returned("rtp_it_complete_poke", log)
+        assert (parse(xcom["window"]["start"]), parse(xcom["window"]["end"])) == (start, end)
+        delay = (parse(xcom["decided_at"]) - end).total_seconds()
+        assert delay >= CLOCK_SKEW_MARGIN, f"decided {delay:.1f}s after the window end, before its target"
+        bound = CLOCK_SKEW_MARGIN + POKE_INTERVAL + 2 * CHECKPOINT_INTERVAL
+        assert delay <= bound, f"window {i} decided {delay:.1f}s after its end (bound {bound}s)"
+        assert_snapshot_holds_window(mariadb, xcom["snapshot_id"], end, changed[i])
+
+
+def test_decided_window_run_again_gets_the_same_snapshot_and_one_partitioned_event_each(
+    tmp_path: Path,
+) -> None:
+    end = datetime.now(tz=UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    conf = {"start": iso(end - timedelta(minutes=1)), "end": iso(end)}
+    since = datetime.now(tz=UTC)
+    ok, first_log = run_dag(DAG_FILE, "rtp_it_complete_poke", conf)
+    assert ok, first_log[-3000:]
+    first = returned("rtp_it_complete_poke", first_log)
+    ok, again_log = run_dag(DAG_FILE, "rtp_it_complete_poke", conf)
+    assert ok, again_log[-3000:]
+    again = returned("rtp_it_complete_poke", again_log)
+    assert again["snapshot_id"] == first["snapshot_id"]
+    assert again["decided_at"] == first["decided_at"] and "reused" in again_log
+    events = [e for e in asset_events(ASSET, since) if e["extra"].get("window") == first["window"]]
+    assert [e["partition_key"] for e in events] == [
+        (end - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    ] * 2
+    assert all(e["extra"]["snapshot_id"] == first["snapshot_id"] for e in events)
+
+
+@pytest.mark.parametrize("mode", ["deferrable", "reschedule"])
+def test_other_modes_wait_then_complete_with_the_same_evaluator(mode: str, tmp_path: Path) -> None:
+    start = datetime.now(tz=UTC).replace(microsecond=0)
+    end = start + timedelta(seconds=25)
+    dag_id = f"rtp_it_complete_{mode}"
+    proc = start_dag(DAG_FILE, dag_id, {"start": iso(start), "end": iso(end)}, tmp_path / "run.log")
+    assert proc.wait(timeout=300) == 0
+    log = (tmp_path / "run.log").read_text()
+    assert "state=success" in log, log[-3000:]
+    assert "→ WAITING" in log and "→ COMPLETE" in log
+    if mode == "deferrable":
+        assert "IngestionCompleteTrigger" in log or "deferred" in log.lower(), log[-3000:]
+    xcom = returned(dag_id, log)
+    assert (parse(xcom["decided_at"]) - end).total_seconds() >= CLOCK_SKEW_MARGIN
+
+
+def _fails_naming(conf: dict, *needles: str, dag_id: str = "rtp_it_complete_named") -> None:
+    began = time.monotonic()
+    ok, log = run_dag(DAG_FILE, dag_id, conf, timeout=240)
+    assert not ok, f"expected the task to fail for {conf}"
+    for needle in needles:
+        assert needle in log, f"{needle!r} not in the failure:\n{log[-3000:]}"
+    assert time.monotonic() - began < 120, "bad input must fail fast, not wait"
+
+
+def _past_window() -> dict[str, str]:
+    end = datetime.now(tz=UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    return {"start": iso(end - timedelta(minutes=1)), "end": iso(end)}
+
+
+def test_unknown_table_fails_naming_it() -> None:
+    _fails_naming({**_past_window(), "table": "ods.no_such_table"}, "ods.no_such_table")
+
+
+def test_unknown_topic_fails_naming_it() -> None:
+    _fails_naming({**_past_window(), "topic": "shop.no_such_topic"}, "shop.no_such_topic")
+
+
+def test_unknown_group_fails_naming_it() -> None:
+    _fails_naming({**_past_window(), "group": "rtp-no-such-group"}, "rtp-no-such-group")
+
+
+def test_unknown_job_fails_naming_it() -> None:
+    _fails_naming({**_past_window(), "job": "no-such-ingest-job"}, "no-such-ingest-job")
+
+
+def test_naive_window_fails_naming_it() -> None:
+    conf = {"start": "2026-11-24T10:00:00", "end": "2026-11-24T11:00:00"}
+    _fails_naming(conf, "window start", "has no timezone")
+
+
+def test_window_ending_far_in_the_future_fails() -> None:
+    start = datetime.now(tz=UTC) + timedelta(days=30)
+    _fails_naming({"start": iso(start), "end": iso(start + timedelta(hours=1))}, "after now")
