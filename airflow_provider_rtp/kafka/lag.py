@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
@@ -67,11 +68,17 @@ class KafkaLagReader:
         return sorted(out, key=lambda tp: (tp.topic, tp.partition))
 
     def _list_offsets(self, specs: Mapping[TopicPartition, OffsetSpec]) -> dict[tuple[str, int], int]:
+        return self._offsets_result(self._offsets_request(specs))
+
+    def _offsets_request(self, specs: Mapping[TopicPartition, OffsetSpec]) -> dict[TopicPartition, Future]:
         if not specs:
             return {}
-        futures = self._admin.list_offsets(
+        return self._admin.list_offsets(
             dict(specs), isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=self.request_timeout
         )
+
+    @staticmethod
+    def _offsets_result(futures: Mapping[TopicPartition, Future]) -> dict[tuple[str, int], int]:
         try:
             return {(tp.topic, tp.partition): fut.result().offset for tp, fut in futures.items()}
         except KafkaException as exc:
@@ -95,10 +102,16 @@ class KafkaLagReader:
     def committed_offsets(
         self, group: str, tps: Sequence[TopicPartition]
     ) -> dict[tuple[str, int], int | None]:
-        futures = self._admin.list_consumer_group_offsets(
+        return self._committed_result(group, self._committed_request(group, tps))
+
+    def _committed_request(self, group: str, tps: Sequence[TopicPartition]) -> dict[str, Future]:
+        return self._admin.list_consumer_group_offsets(
             [ConsumerGroupTopicPartitions(group, [_tp(tp) for tp in tps])],
             request_timeout=self.request_timeout,
         )
+
+    @staticmethod
+    def _committed_result(group: str, futures: Mapping[str, Future]) -> dict[tuple[str, int], int | None]:
         try:
             result = futures[group].result()
         except KafkaException as exc:
@@ -109,7 +122,13 @@ class KafkaLagReader:
         }
 
     def group_state(self, group: str) -> str:
-        futures = self._admin.describe_consumer_groups([group], request_timeout=self.request_timeout)
+        return self._state_result(group, self._state_request(group))
+
+    def _state_request(self, group: str) -> dict[str, Future]:
+        return self._admin.describe_consumer_groups([group], request_timeout=self.request_timeout)
+
+    @staticmethod
+    def _state_result(group: str, futures: Mapping[str, Future]) -> str:
         try:
             return str(futures[group].result().state.name)
         except KafkaException as exc:
@@ -118,10 +137,15 @@ class KafkaLagReader:
     # -- the measurement ---------------------------------------------------
     def group_lag(self, group: str, topics: Sequence[str], now_ms: int | None = None) -> GroupLag:
         tps = self.partitions(topics)
-        start = self.log_start_offsets(tps)
-        end = self.end_offsets(tps)
-        committed = self.committed_offsets(group, tps)
-        state = self.group_state(group)
+        # Independent requests, all in flight at once: the wait is the slowest one, not the sum.
+        start_req = self._offsets_request({_tp(tp): OffsetSpec.earliest() for tp in tps})
+        end_req = self._offsets_request({_tp(tp): OffsetSpec.latest() for tp in tps})
+        committed_req = self._committed_request(group, tps)
+        state_req = self._state_request(group)
+        start = self._offsets_result(start_req)
+        end = self._offsets_result(end_req)
+        committed = self._committed_result(group, committed_req)
+        state = self._state_result(group, state_req)
         now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
         # Read from the log start where retention deleted the committed offset: a probe assigned
         # below it would be reset to the end by librdkafka and see no lag at all.
