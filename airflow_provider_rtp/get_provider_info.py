@@ -211,6 +211,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_rtp.operators.flink",
                     "airflow_provider_rtp.operators.flink_lifecycle",
+                    "airflow_provider_rtp.operators.flink_resume",
+                    "airflow_provider_rtp.operators.flink_scaling",
                 ],
             },
         ],

@@ -219,21 +219,29 @@ class FlinkRestClient:
                 return raw
             time.sleep(0.5)
 
-    def vertex_loads(self, job_id: str) -> list[VertexLoad]:
+    def vertex_loads(self, job_id: str, metrics_timeout: float = 20.0) -> list[VertexLoad]:
+        """Load of every vertex. The REST server fetches metrics from the TaskManagers periodically
+        (``metrics.fetcher.update-interval``, 10 s), so a young job's are polled for a little while."""
         details = self.job_details(job_id)
         inputs = {
             str(node["id"]): [str(i["id"]) for i in node.get("inputs") or []]
             for node in self.plan(job_id).get("nodes", [])
         }
-        return [
-            vertex_load(
-                v,
-                self.vertex_metrics(job_id, v["id"]),
-                inputs=inputs.get(str(v["id"]), []),
-                backpressure=self.backpressure(job_id, v["id"]),
-            )
-            for v in details.get("vertices", [])
-        ]
+        deadline = time.monotonic() + metrics_timeout
+        loads = []
+        for v in details.get("vertices", []):
+            while True:
+                load = vertex_load(
+                    v,
+                    self.vertex_metrics(job_id, v["id"]),
+                    inputs=inputs.get(str(v["id"]), []),
+                    backpressure=self.backpressure(job_id, v["id"]),
+                )
+                if load.busy_avg is not None or time.monotonic() > deadline:
+                    break
+                time.sleep(1.0)
+            loads.append(load)
+        return loads
 
     def diagnose(self, name: str, thresholds: Thresholds | None = None) -> JobDiagnosis:
         """Per-vertex busy/backpressure of the RUNNING job called ``name`` and a suggested parallelism."""
