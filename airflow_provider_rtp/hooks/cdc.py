@@ -66,6 +66,7 @@ class CdcHook(BaseHook):
         self.mysql_conn_id = mysql_conn_id
         self.kafka_config_id = kafka_config_id
         self.rtp_conn_id = rtp_conn_id
+        self.metric_settle_s = 1.0  # pause between triggering Flink's metric refresh and reading
 
     # -- source database ---------------------------------------------------------
     def get_conn(self) -> pymysql.connections.Connection:
@@ -158,6 +159,13 @@ class CdcHook(BaseHook):
         if not sources:
             raise RtpError(f"Flink job {job_name!r} has no source vertex to read CDC metrics from")
         vertex = str(sources[0]["id"])
+        # Flink's REST server answers from its metric store and refreshes it in the background
+        # when the data is older than metrics.fetcher.update-interval: the first request after a
+        # quiet spell returns values of any age. This request triggers the refresh; the read after
+        # a short pause then sees values at most one refresh interval old.
+        at_ms = int(time.time() * 1000)
+        rest.vertex_metric_ids(job.job_id, vertex)
+        time.sleep(self.metric_settle_s)
         ids = rest.vertex_metric_ids(job.job_id, vertex)
         wanted = {
             field: next((i for i in ids if i.endswith("." + gauge) or i == gauge), None)
@@ -165,7 +173,6 @@ class CdcHook(BaseHook):
         }
         present = [i for i in wanted.values() if i]
         values = rest.vertex_metrics(job.job_id, vertex, present) if present else {}
-        at_ms = int(time.time() * 1000)
 
         def gauge(field: str) -> int | None:
             metric = values.get(wanted[field] or "")

@@ -13,6 +13,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,8 +103,13 @@ def cdc() -> Iterator[CdcRun]:
     hook = CdcHook(mysql_conn_id="it_cdc_mysql", kafka_config_id="it_cdc_kafka")
     rest = FlinkRestClient(HttpSettings(flink_rest_url()))
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap()})
-    checkpoints = Path(env["RTP_STATE"]) / "data" / "it-cdc" / uid
-    jar_id, uploaded = rest.upload_jar(Path(env["RTP_CACHE"]) / "jobs" / "rtp-cdc.jar")
+    workdir = Path(env["RTP_STATE"]) / "data" / "it-cdc" / uid
+    checkpoints = workdir / "checkpoints"
+    # A copy under our own name: others who upload the same jar find and delete theirs, not ours.
+    workdir.mkdir(parents=True, exist_ok=True)
+    jar = workdir / f"it-cdc-{uid}.jar"
+    shutil.copyfile(Path(env["RTP_CACHE"]) / "jobs" / "rtp-cdc.jar", jar)
+    jar_id, uploaded = rest.upload_jar(jar)
     run = CdcRun(uid, database, table, hb_table, topic, hb_topic, job_name, hook, rest, jar_id, [])
     try:
         _sql(
@@ -128,22 +134,32 @@ def cdc() -> Iterator[CdcRun]:
         run.submit()
         yield run
     finally:
-        for job in rest.list_jobs():
-            if job.name == job_name and not job.state.is_terminal:
-                rest.cancel(job.job_id)
-                rest.wait_for_state(job.job_id, [JobState.CANCELED], timeout=60)
-        hook.drop_heartbeat(database, hb_table)
-        _sql(f"DROP DATABASE IF EXISTS `{database}`")
-        existing = set(admin.list_topics(timeout=10).topics)
-        doomed = [t for t in (topic, hb_topic) if t in existing]
-        if doomed:
-            for fut in admin.delete_topics(doomed).values():
-                fut.result(30)
-        if uploaded:
-            rest.delete_jar(jar_id)
-        shutil.rmtree(checkpoints, ignore_errors=True)
-        hook.close()
-        rest.close()
+        # Every step runs even if an earlier one fails; the first failure is raised at the end.
+        with ExitStack() as cleanup:
+            cleanup.callback(rest.close)
+            cleanup.callback(hook.close)
+            cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+            if uploaded:
+                cleanup.callback(rest.delete_jar, jar_id)
+            cleanup.callback(_delete_topics, admin, [topic, hb_topic])
+            cleanup.callback(_sql, f"DROP DATABASE IF EXISTS `{database}`")
+            cleanup.callback(hook.drop_heartbeat, database, hb_table)
+            cleanup.callback(_cancel_all, rest, job_name)
+
+
+def _cancel_all(rest: FlinkRestClient, job_name: str) -> None:
+    for job in rest.list_jobs():
+        if job.name == job_name and not job.state.is_terminal:
+            rest.cancel(job.job_id)
+            rest.wait_for_state(job.job_id, [JobState.CANCELED], timeout=60)
+
+
+def _delete_topics(admin: AdminClient, topics: list[str]) -> None:
+    existing = set(admin.list_topics(timeout=10).topics)
+    doomed = [t for t in topics if t in existing]
+    if doomed:
+        for fut in admin.delete_topics(doomed).values():
+            fut.result(30)
 
 
 def _wait_heartbeat_at_least(hook: CdcHook, topic: str, target: datetime, timeout: float) -> datetime:
