@@ -30,6 +30,7 @@ from airflow_provider_rtp.completeness.observations import RestoreInfo
 from airflow_provider_rtp.completeness.snapshots import Operation, SnapshotObservation, TableSnapshots
 from airflow_provider_rtp.exceptions import FlinkJobNotFound
 from airflow_provider_rtp.flink import FlinkRestClient
+from airflow_provider_rtp.iceberg_metadata import read_snapshot_log
 from airflow_provider_rtp.kafka import KafkaLagReader, PartitionStatus
 
 __all__ = ["Pipeline", "evaluate"]
@@ -118,7 +119,7 @@ def observe_kafka(
 
 
 def observe_table(table: Any, name: str) -> TableSnapshots:
-    """A pyiceberg table's snapshot log as plain data."""
+    """A pyiceberg table's snapshot log as plain data (see also :func:`read_snapshot_log`)."""
     meta = table.metadata
     snaps = []
     for s in meta.snapshots:
@@ -130,7 +131,12 @@ def observe_table(table: Any, name: str) -> TableSnapshots:
                 parent_id=s.parent_snapshot_id,
                 timestamp_ms=s.timestamp_ms,
                 operation=Operation(op),
-                summary={k: str(v) for k, v in (summary.additional_properties if summary else {}).items()},
+                # Only the Flink sink's keys matter to the decision; the statistics are left behind.
+                summary={
+                    k: str(v)
+                    for k, v in (summary.additional_properties if summary else {}).items()
+                    if k.startswith("flink.")
+                },
             )
         )
     return TableSnapshots(
@@ -167,7 +173,7 @@ def evaluate(
         )
     kafka_obs = observe_kafka(kafka, pipeline, target, window.target_ms(policy), int(now.timestamp() * 1000))
     job = observe_job(flink, pipeline.ingestion_job)  # c* is read after the offsets
-    table = observe_table(catalog.load_table(pipeline.table), pipeline.table)
+    table = read_snapshot_log(catalog, pipeline.table)
     observations = Observations(
         window=window, kafka=kafka_obs, job=job, commit=IcebergCommitStage(table=table), cdc=cdc
     )

@@ -21,6 +21,9 @@ class FrozenMap(Mapping[str, _V]):
     def __getitem__(self, key: str) -> _V:
         return self._data[key]
 
+    def get(self, key: str, default: Any = None) -> Any:  # dict speed: read once per snapshot
+        return self._data.get(key, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
 

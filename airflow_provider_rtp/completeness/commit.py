@@ -129,7 +129,9 @@ class IcebergCommitStage:
             key, default = MAX_CONTINUOUS_EMPTY_COMMITS, DEFAULT_MAX_CONTINUOUS_EMPTY_COMMITS
             advice.append(_advice.empty_commits(self.stage, self.name, c_star, setting, key, default))
         # After a restore the sink skips every checkpoint id up to the highest one the table records.
-        highest = max((c.checkpoint_id for c in commits if c not in own), default=None)
+        own_ids = {c.snapshot.snapshot_id for c in own}  # a set: logs run to tens of thousands
+        others_ids = (c.checkpoint_id for c in commits if c.snapshot.snapshot_id not in own_ids)
+        highest = max(others_ids, default=None)
         if job.restored is not None and highest is not None and highest > c_star:
             advice.append(_advice.restore_skips_commits(self.stage, job, self.name, c_star, highest))
         return CommitOutcome(result, None, tuple(advice))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from airflow_provider_rtp.completeness._frozen import FrozenMap
@@ -72,22 +73,45 @@ class SnapshotObservation:
     summary: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _int(self.snapshot_id, "snapshot id")
-        _int(self.parent_id, f"snapshot {self.snapshot_id}: parent id", optional=True)
-        _int(self.timestamp_ms, f"snapshot {self.snapshot_id}: timestamp-ms")
+        # Logs run to tens of thousands of snapshots: exact types pass on one cheap test.
+        sid, parent = self.snapshot_id, self.parent_id
+        if not (
+            type(sid) is int and type(self.timestamp_ms) is int and (parent is None or type(parent) is int)
+        ):
+            _int(sid, "snapshot id")
+            _int(parent, f"snapshot {sid}: parent id", optional=True)
+            _int(self.timestamp_ms, f"snapshot {sid}: timestamp-ms")
         if self.parent_id == self.snapshot_id:
             raise MalformedObservationError(f"snapshot {self.snapshot_id} names itself as its parent")
         try:
-            object.__setattr__(self, "operation", Operation(str(self.operation).lower()))
+            if type(self.operation) is not Operation:  # already one: the common case, kept cheap
+                object.__setattr__(self, "operation", Operation(str(self.operation).lower()))
         except ValueError:
             raise MalformedObservationError(
                 f"snapshot {self.snapshot_id}: unknown operation {self.operation!r}, "
                 f"expected one of {[o.value for o in Operation]}"
             ) from None
+        if type(self.summary) is FrozenMap:
+            return  # built by the caller, e.g. from a metadata file's strings
         if not isinstance(self.summary, Mapping):
             raise MalformedObservationError(f"snapshot {self.snapshot_id}: summary must be a mapping")
         frozen = FrozenMap({str(k): str(v) for k, v in self.summary.items()})
         object.__setattr__(self, "summary", frozen)
+
+    @cached_property
+    def flink(self) -> FlinkCommit | None:
+        """The Flink commit this snapshot holds, whatever its operator (parsed once per snapshot)."""
+        if self.operation is Operation.REPLACE:
+            return None
+        job_id = self.summary.get(FLINK_JOB_ID)
+        raw_checkpoint = self.summary.get(FLINK_MAX_COMMITTED_CHECKPOINT_ID)
+        if not job_id or raw_checkpoint is None:
+            return None
+        try:
+            checkpoint = int(raw_checkpoint)
+        except ValueError:
+            return None
+        return FlinkCommit(self, job_id, checkpoint, self.summary.get(FLINK_OPERATOR_ID))
 
 
 @dataclass(frozen=True)
@@ -128,7 +152,31 @@ class TableSnapshots:
             )
 
     def by_id(self) -> dict[int, SnapshotObservation]:
+        """Snapshots by id (computed once per log; do not modify the returned dict)."""
+        return self._by_id
+
+    # Snapshot logs run to tens of thousands of entries: index and walk them once per log.
+    @cached_property
+    def _by_id(self) -> dict[int, SnapshotObservation]:
         return {s.snapshot_id: s for s in self.snapshots}
+
+    @cached_property
+    def _main_ancestry(self) -> tuple[SnapshotObservation, ...]:
+        by_id = self.by_id()
+        chain: list[SnapshotObservation] = []
+        seen: set[int] = set()
+        current = self.current_snapshot_id
+        while current is not None and current in by_id:
+            if current in seen:
+                raise MalformedObservationError(
+                    f"table {self.table}: snapshot parents form a cycle at {current}"
+                )
+            seen.add(current)
+            snap = by_id[current]
+            chain.append(snap)
+            current = snap.parent_id
+        chain.reverse()
+        return tuple(chain)
 
     @property
     def history_truncated(self) -> bool:
@@ -162,21 +210,7 @@ class FlinkCommit:
 
 def main_ancestry(table: TableSnapshots) -> tuple[SnapshotObservation, ...]:
     """Main's history, oldest first, following parent ids from the head until one is missing (expired)."""
-    by_id = table.by_id()
-    chain: list[SnapshotObservation] = []
-    seen: set[int] = set()
-    current = table.current_snapshot_id
-    while current is not None and current in by_id:
-        if current in seen:
-            raise MalformedObservationError(
-                f"table {table.table}: snapshot parents form a cycle at {current}"
-            )
-        seen.add(current)
-        snap = by_id[current]
-        chain.append(snap)
-        current = snap.parent_id
-    chain.reverse()
-    return tuple(chain)
+    return table._main_ancestry
 
 
 def flink_commit(snapshot: SnapshotObservation, operator_id: str | None = None) -> FlinkCommit | None:
@@ -186,20 +220,10 @@ def flink_commit(snapshot: SnapshotObservation, operator_id: str | None = None) 
     without both Flink keys, with an unparsable checkpoint id, or from another sink operator
     (when ``operator_id`` is given) are not commits of the job being watched.
     """
-    if snapshot.operation is Operation.REPLACE:
+    commit = snapshot.flink
+    if commit is None or (operator_id is not None and commit.operator_id != operator_id):
         return None
-    job_id = snapshot.summary.get(FLINK_JOB_ID)
-    raw_checkpoint = snapshot.summary.get(FLINK_MAX_COMMITTED_CHECKPOINT_ID)
-    if not job_id or raw_checkpoint is None:
-        return None
-    try:
-        checkpoint = int(raw_checkpoint)
-    except ValueError:
-        return None
-    op = snapshot.summary.get(FLINK_OPERATOR_ID)
-    if operator_id is not None and op != operator_id:
-        return None
-    return FlinkCommit(snapshot, job_id, checkpoint, op)
+    return commit
 
 
 def flink_commits(
