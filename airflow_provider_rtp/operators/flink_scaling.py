@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import Any, ClassVar
-
-from airflow.sdk import BaseOperator
 
 from airflow_provider_rtp.exceptions import FlinkError, FlinkOperationTimeout
 from airflow_provider_rtp.flink import JobState
-from airflow_provider_rtp.flink.diagnosis import Thresholds
+from airflow_provider_rtp.flink.diagnosis import Thresholds, diagnose
 from airflow_provider_rtp.flink.rescale import plan_rescale, requirements_body, vertices_at_target
-from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
-from airflow_provider_rtp.links.flink import FlinkJobLink, persist_job_link
+from airflow_provider_rtp.links.flink import persist_job_link
 from airflow_provider_rtp.operators._resubmit import DEFINITION_FIELDS, FlinkJobDefinitionOperator
+from airflow_provider_rtp.operators.flink_lifecycle import _FlinkJobActionOperator
 
 __all__ = ["FlinkDiagnoseJobOperator", "FlinkRescaleOperator"]
 
@@ -136,59 +133,43 @@ class FlinkRescaleOperator(FlinkJobDefinitionOperator):
             time.sleep(1.0)
 
 
-class FlinkDiagnoseJobOperator(BaseOperator):
+class FlinkDiagnoseJobOperator(_FlinkJobActionOperator):
     """Report per-vertex busy and backpressure ratios of the RUNNING job ``job_name`` and a parallelism.
 
     The suggestion follows ``airflow_provider_rtp.flink.diagnosis``: busy vertices scale up
     proportionally (capped at their max parallelism), a backpressured vertex points at the busy
     vertex downstream, idle ones scale down. The report is logged and returned (XCom), so a
     downstream ``FlinkRescaleOperator`` can use ``suggested_parallelism``.
-    """
 
-    template_fields: Sequence[str] = ("job_name",)
-    operator_extra_links = (FlinkJobLink(),)
-    ui_color = "#e6f1f2"
+    :param timeout: seconds to wait for the metrics of a job that just started.
+    """
 
     def __init__(
         self,
         *,
-        job_name: str,
         busy_high: float = 0.8,
         idle_low: float = 0.2,
         target_busy: float = 0.6,
         backpressured_high: float = 0.5,
-        rtp_conn_id: str = RealtimePlatformHook.default_conn_name,
+        timeout: float = 20.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(timeout=timeout, **kwargs)
         self.thresholds = Thresholds(
             busy_high=busy_high,
             idle_low=idle_low,
             target_busy=target_busy,
             backpressured_high=backpressured_high,
         )
-        self.job_name = job_name
-        self.rtp_conn_id = rtp_conn_id
 
-    @cached_property
-    def hook(self) -> RealtimePlatformHook:
-        return RealtimePlatformHook(self.rtp_conn_id)
-
-    def execute(self, context: Any) -> dict[str, Any]:
-        try:
-            report = self.hook.rest.diagnose(self.job_name, self.thresholds)
-            persist_job_link(context, self.hook.job_url(report.job_id))
-            for v in report.vertices:
-                self.log.info(
-                    "%s: parallelism %d -> %d: %s", v.name, v.parallelism, v.suggested_parallelism, v.reason
-                )
+    def act(self, job_id: str) -> dict[str, Any]:
+        loads = self.hook.rest.vertex_loads(job_id, metrics_timeout=self.timeout)
+        report = diagnose(job_id, self.job_name, loads, self.thresholds)
+        for v in report.vertices:
             self.log.info(
-                "Flink job %r: parallelism %d -> %d: %s",
-                self.job_name,
-                report.parallelism,
-                report.suggested_parallelism,
-                report.reason,
+                "%s: parallelism %d -> %d: %s", v.name, v.parallelism, v.suggested_parallelism, v.reason
             )
-            return report.to_dict()
-        finally:
-            self.hook.close()
+        self.log.info(
+            "Parallelism %d -> %d: %s", report.parallelism, report.suggested_parallelism, report.reason
+        )
+        return report.to_dict()

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +12,11 @@ import pytest
 
 from airflow_provider_rtp.exceptions import FlinkError
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState, SqlGatewayClient
+from tests.integration.dagrun import RUN_ID, returned, run_dag
 from tests.integration.test_stack_flink import smoke_jar
 from tests.stack import flink_rest_url, sql_gateway_url
 
 DAG_FILE = Path(__file__).parent / "dags" / "rtp_it_flink_lifecycle.py"
-RUN_ID = re.compile(r"DagRun Finished: dag_id=\S+, logical_date=[^,]+, run_id=([^,]+),")
 SQL = [
     "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5')",
     "CREATE TEMPORARY TABLE sink (id BIGINT) WITH ('connector' = 'blackhole')",
@@ -28,33 +24,27 @@ SQL = [
 ]
 
 
-def run_dag(dag_id: str, conf: dict, *, expect_success: bool = True) -> tuple[Any, str]:
-    """One real task run; returns what the task returned (None if it failed) and the log."""
-    exe = Path(sys.executable).parent / "airflow"
-    out = subprocess.run(
-        [str(exe), "dags", "test", dag_id, "-f", str(DAG_FILE), "-c", json.dumps(conf)],
-        env={**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent)},
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
-    log = out.stdout + out.stderr
-    succeeded = out.returncode == 0 and "state=success" in log
+def run(dag_id: str, conf: dict, *, expect_success: bool = True) -> tuple[Any, str]:
+    """One real task run: what the task returned (None if it failed, as expected) and the log."""
+    succeeded, log = run_dag(DAG_FILE, dag_id, conf)
     assert succeeded is expect_success, log[-4000:]
-    if not succeeded:
-        return None, log
+    return (returned(dag_id, log) if succeeded else None), log
+
+
+def link_of(dag_id: str, log: str) -> str:
+    """The job link the run's task stored for the web UI."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    from airflow_provider_rtp.links.flink import FlinkJobLink
+
     run_id = RUN_ID.findall(log)[-1]
+    query = select(XComModel).where(
+        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == FlinkJobLink().xcom_key
+    )
     with create_session() as session:
-        row = session.execute(
-            select(XComModel).where(
-                XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
-            )
-        ).scalar_one()
-        return XComModel.deserialize_value(row), log
+        return XComModel.deserialize_value(session.execute(query).scalar_one())
 
 
 @pytest.fixture
@@ -100,15 +90,15 @@ def _parallelism(rest: FlinkRestClient, job_id: str) -> dict[str, int]:
 def test_jar_job_rescale_diagnose_stop_resume(rest: FlinkRestClient) -> None:
     name = f"it-life-jar-{uuid.uuid4().hex[:6]}"
     conf = {"job_name": name, "jar": str(smoke_jar())}
-    jars_before = {j["id"] for j in rest.list_jars()}
     try:
         first = _run_smoke(rest, name, parallelism=1)
         assert set(_parallelism(rest, first).values()) == {1}
 
         # Default scheduler: stop with savepoint, resubmit at 2, restored from exactly that savepoint.
-        rescaled, _ = run_dag("rtp_it_flink_rescale_jar", conf)
+        rescaled, rescale_log = run("rtp_it_flink_rescale_jar", conf)
         assert rescaled["method"] == "savepoint" and rescaled["previous_job_id"] == first
         new_id = rescaled["job_id"]
+        assert link_of("rtp_it_flink_rescale_jar", rescale_log).endswith(f"/#/job/running/{new_id}/overview")
         assert new_id != first and rest.job_state(first) is JobState.FINISHED
         assert set(rescaled["before"].values()) == {1} and set(rescaled["after"].values()) == {2}
         assert set(_parallelism(rest, new_id).values()) == {2}
@@ -123,7 +113,7 @@ def test_jar_job_rescale_diagnose_stop_resume(rest: FlinkRestClient) -> None:
 
         # Diagnosis on the running job: real metrics for both vertices; 20 records/s idles at parallelism 2.
         rest.wait_for_checkpoint(new_id, timeout=60)
-        report, log = run_dag("rtp_it_flink_diagnose", conf)
+        report, log = run("rtp_it_flink_diagnose", conf)
         assert report["job_id"] == new_id and report["parallelism"] == 2
         assert len(report["vertices"]) == len(_parallelism(rest, new_id))
         for v in report["vertices"]:
@@ -134,7 +124,7 @@ def test_jar_job_rescale_diagnose_stop_resume(rest: FlinkRestClient) -> None:
 
         # Stop, then resume by name from the stop's savepoint (found in the JobManager's job history).
         stop_savepoint = _stop(rest, new_id)
-        resumed, _ = run_dag("rtp_it_flink_resume_jar", conf)
+        resumed, _ = run("rtp_it_flink_resume_jar", conf)
         assert (resumed["action"], resumed["restored_kind"]) == ("resumed", "savepoint")
         assert resumed["previous_job_id"] == new_id
         assert resumed["restored_from"].rstrip("/") == stop_savepoint.rstrip("/")
@@ -144,21 +134,20 @@ def test_jar_job_rescale_diagnose_stop_resume(rest: FlinkRestClient) -> None:
         ) == stop_savepoint.rstrip("/")
 
         # A second resume while it runs is a no-op.
-        again, _ = run_dag("rtp_it_flink_resume_jar", conf)
+        again, _ = run("rtp_it_flink_resume_jar", conf)
         assert (again["action"], again["job_id"]) == ("skipped", resumed["job_id"])
 
         # Cancelled: the retained checkpoint is newer than the savepoint, so the resume uses it.
         rest.wait_for_checkpoint(resumed["job_id"], timeout=60)
         _cancel(rest, name)
         latest = rest.checkpoints(resumed["job_id"]).latest_completed_path
-        from_checkpoint, _ = run_dag("rtp_it_flink_resume_jar", conf)
+        from_checkpoint, _ = run("rtp_it_flink_resume_jar", conf)
         assert from_checkpoint["restored_kind"] == "checkpoint"
         assert from_checkpoint["restored_from"] == latest
         # Flink counts any restore from a given path as a savepoint restore; the path tells them apart.
         assert rest.checkpoints(from_checkpoint["job_id"]).restored_path == latest
     finally:
         _cancel(rest, name)
-    assert {j["id"] for j in rest.list_jars()} <= jars_before
 
 
 def test_sql_job_stop_and_resume(rest: FlinkRestClient) -> None:
@@ -172,7 +161,7 @@ def test_sql_job_stop_and_resume(rest: FlinkRestClient) -> None:
         )[-1].job_id
         rest.wait_for_state(job_id, [JobState.RUNNING], timeout=90)
         savepoint = _stop(rest, job_id)
-        resumed, _ = run_dag("rtp_it_flink_resume_sql", {"job_name": name})
+        resumed, _ = run("rtp_it_flink_resume_sql", {"job_name": name})
         assert resumed["restored_from"].rstrip("/") == savepoint.rstrip("/")
         assert rest.job_details(resumed["job_id"])["name"] == name
         assert rest.checkpoints(resumed["job_id"]).restored_path.rstrip("/") == savepoint.rstrip("/")
@@ -214,7 +203,7 @@ def test_adaptive_only_requirements_fail_clearly_on_the_default_scheduler(rest: 
 )
 def test_unknown_job_name_fails_the_task_clearly(dag_id: str, message: str) -> None:
     name = f"it-life-none-{uuid.uuid4().hex[:6]}"
-    _, log = run_dag(dag_id, {"job_name": name, "jar": str(smoke_jar())}, expect_success=False)
+    _, log = run(dag_id, {"job_name": name, "jar": str(smoke_jar())}, expect_success=False)
     assert message in log and name in log, log[-3000:]
 
 
