@@ -25,6 +25,7 @@ from airflow_provider_rtp.completeness import (
     InvalidWindowError,
     PersistedDecision,
     Policy,
+    Stage,
     Verdict,
     Window,
 )
@@ -48,6 +49,8 @@ _TRANSIENT_KAFKA_CODES = {
     CKafkaError.NOT_COORDINATOR,
     CKafkaError.NETWORK_EXCEPTION,
 }
+# Completed checkpoints after which a running job has surely committed offsets for what it read.
+_CHECKPOINTS_BEFORE_GROUP_CHECK = 3
 # Group states of a group the broker does not know (never committed, or expired).
 _UNKNOWN_GROUP_STATES = {"DEAD", "UNKNOWN"}
 
@@ -236,15 +239,32 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def _refuse_unknown_group(check: CompletenessCheck, clients: CheckClients) -> None:
+    """A misspelt group never gets a commit: fail once the job has clearly had the chance to commit.
+
+    A group exists only after its first commit, so a new pipeline (or one whose job was
+    cancelled before it committed) legitimately has none yet: that waits.
+    """
+    pipeline = check.pipeline
+    state = clients.kafka.group_state(pipeline.group)
+    if state.upper() not in _UNKNOWN_GROUP_STATES:
+        return
+    flink = clients.platform.rest
+    job = flink.find_running_job(pipeline.ingestion_job)
+    if job is None:
+        return
+    completed = flink.checkpoints(job.job_id).completed
+    if completed >= _CHECKPOINTS_BEFORE_GROUP_CHECK:
+        raise KafkaError(
+            f"consumer group {pipeline.group!r} is unknown to the Kafka cluster (state {state}) although "
+            f"job {pipeline.ingestion_job!r} completed {completed} checkpoints: check the group name, and "
+            "that the job sets group.id and commits offsets on checkpoints"
+        )
+
+
 def _decide(check: CompletenessCheck, window: Window, clients: CheckClients, now: datetime) -> CheckResult:
     pipeline = check.pipeline
     kafka = clients.kafka
-    state = kafka.group_state(pipeline.group)
-    if state.upper() in _UNKNOWN_GROUP_STATES:
-        raise KafkaError(
-            f"consumer group {pipeline.group!r} is unknown to the Kafka cluster (state {state}): check the "
-            f"name, and that job {pipeline.ingestion_job!r} sets group.id and commits offsets on checkpoints"
-        )
     decision = evaluate(
         pipeline,
         window,
@@ -254,6 +274,8 @@ def _decide(check: CompletenessCheck, window: Window, clients: CheckClients, now
         catalog=clients.iceberg,
         now=now,
     )
+    if decision.blocking is Stage.KAFKA:
+        _refuse_unknown_group(check, clients)
     record = PersistedDecision.from_decision(decision) if decision.is_complete else None
     return CheckResult(
         window=window,

@@ -1,0 +1,253 @@
+"""A private copy of the reference pipeline, for tests that break things.
+
+Its own MariaDB database (orders + a heartbeat row updated every second by an
+EVENT), its own topics, its own CDC job (the stack's CDC jar) and ingestion job
+(stack/pipeline/ods-orders.sql with its names swapped) and its own Iceberg table.
+Faults injected into it leave the shared reference pipeline alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pymysql
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from airflow_provider_rtp.evaluation import Pipeline
+from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState, SqlGatewayClient
+from tests.stack import REPO, flink_rest_url, host, kafka_bootstrap, port, sql_gateway_url, stack_env
+
+CDC_MAIN = "rtp.jobs.cdc.ShopCdcJob"
+SQL_FILE = REPO / "stack" / "pipeline" / "ods-orders.sql"
+
+
+def cdc_jar() -> Path:
+    jar = Path(stack_env()["RTP_CACHE"]) / "jobs" / "rtp-cdc.jar"
+    assert jar.is_file(), f"{jar} not built: run stack/rtp-stack pipeline up"
+    return jar
+
+
+@dataclass
+class PrivatePipeline:
+    tag: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:6]}")
+    checkpoint_interval_s: int = 3
+    empty_commits: int = 1
+    cdc_job_id: str | None = None
+    ingest_job_id: str | None = None
+
+    @property
+    def database(self) -> str:
+        return f"{self.tag}_shop"
+
+    @property
+    def topic(self) -> str:
+        return f"{self.tag}.orders"
+
+    @property
+    def heartbeat_topic(self) -> str:
+        return f"{self.tag}.heartbeat"
+
+    @property
+    def group(self) -> str:
+        return f"{self.tag}-ods-orders"
+
+    @property
+    def cdc_job(self) -> str:
+        return f"{self.tag}-cdc"
+
+    @property
+    def ingest_job(self) -> str:
+        return f"{self.tag}-ingest"
+
+    @property
+    def table(self) -> str:
+        return f"it.orders_{self.tag}"
+
+    def pipeline(self, *, with_cdc: bool = True) -> Pipeline:
+        return Pipeline(
+            table=self.table,
+            topics=(self.topic,),
+            group=self.group,
+            ingestion_job=self.ingest_job,
+            cdc_job=self.cdc_job if with_cdc else None,
+            heartbeat_topic=self.heartbeat_topic if with_cdc else None,
+        )
+
+    # -- clients ---------------------------------------------------------
+    def rest(self) -> FlinkRestClient:
+        return FlinkRestClient(HttpSettings(flink_rest_url()))
+
+    def db(self, database: str | None = None) -> pymysql.connections.Connection:
+        env = stack_env()
+        return pymysql.connect(
+            host=host(),
+            port=port("MARIADB_PORT"),
+            user="root",
+            password=env["MARIADB_ROOT_PASSWORD"],
+            database=database,
+            autocommit=True,
+        )
+
+    def state_dir(self) -> Path:
+        return Path(stack_env()["RTP_STATE"]) / "data" / "it-pipelines" / self.tag
+
+    # -- lifecycle -------------------------------------------------------
+    def up(self) -> PrivatePipeline:
+        self._schema()
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap()})
+        futures = admin.create_topics(
+            [NewTopic(self.topic, num_partitions=4), NewTopic(self.heartbeat_topic, num_partitions=1)]
+        )
+        for fut in futures.values():
+            fut.result(timeout=30)
+        self.start_cdc()
+        self.start_ingest()
+        return self
+
+    def _schema(self) -> None:
+        with self.db() as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{self.database}`")
+            cur.execute(f"USE `{self.database}`")
+            cur.execute(
+                "CREATE TABLE orders (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+                " customer_id BIGINT NOT NULL, amount DECIMAL(12,2) NOT NULL,"
+                " status VARCHAR(16) NOT NULL DEFAULT 'new', updated_at TIMESTAMP(3) NOT NULL"
+                " DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3))"
+            )
+            cur.execute("CREATE TABLE rtp_heartbeat (id INT NOT NULL PRIMARY KEY, ts TIMESTAMP(3) NOT NULL)")
+            cur.execute("INSERT INTO rtp_heartbeat VALUES (1, NOW(3))")
+            self.heartbeats(True)
+
+    def heartbeats(self, on: bool) -> None:
+        """The heartbeat EVENT: on = every second; off = dropped (a source without heartbeats)."""
+        with self.db(self.database) as conn, conn.cursor() as cur:
+            if on:
+                cur.execute(
+                    "CREATE EVENT IF NOT EXISTS rtp_heartbeat_tick ON SCHEDULE EVERY 1 SECOND "
+                    "ON COMPLETION PRESERVE DO UPDATE rtp_heartbeat SET ts = NOW(3) WHERE id = 1"
+                )
+            else:
+                cur.execute("DROP EVENT IF EXISTS rtp_heartbeat_tick")
+
+    def start_cdc(self, savepoint: str | None = None) -> str:
+        env = stack_env()
+        server_id = random.randint(6000, 60000)
+        args = [
+            "--job-name", self.cdc_job,
+            "--mysql-host", host(), "--mysql-port", str(port("MARIADB_PORT")),
+            "--mysql-user", env["MARIADB_CDC_USER"], "--mysql-password", env["MARIADB_CDC_PASSWORD"],
+            "--database", self.database, "--table", "orders", "--heartbeat-table", "rtp_heartbeat",
+            "--key-field", "id", "--server-id", f"{server_id}-{server_id + 3}", "--server-time-zone", "UTC",
+            "--bootstrap-servers", kafka_bootstrap(), "--topic", self.topic,
+            "--heartbeat-topic", self.heartbeat_topic, "--transactional-id-prefix", self.cdc_job,
+            "--transaction-timeout-ms", "600000", "--checkpoint-interval-ms", "2000",
+            "--checkpoint-dir", f"file://{self.state_dir()}/checkpoints/cdc",
+        ]  # fmt: skip
+        with self.rest() as rest:
+            jar_id, _ = rest.upload_jar(cdc_jar())
+            try:
+                self.cdc_job_id = rest.run_jar(
+                    jar_id, entry_class=CDC_MAIN, args=args, parallelism=1, savepoint_path=savepoint
+                )
+            finally:
+                rest.delete_jar(jar_id)
+            rest.wait_for_state(self.cdc_job_id, [JobState.RUNNING], timeout=120)
+            rest.wait_for_checkpoint(self.cdc_job_id, timeout=120)
+        return self.cdc_job_id
+
+    def ingest_statements(self) -> list[str]:
+        env = stack_env()
+        values = {
+            "CHECKPOINT_DIR": f"file://{self.state_dir()}/checkpoints/ingest",
+            "CATALOG_URI": f"jdbc:postgresql://{host()}:{port('POSTGRES_PORT')}/{env['POSTGRES_CATALOG_DB']}",
+            "CATALOG_USER": env["POSTGRES_USER"],
+            "CATALOG_PASSWORD": env["POSTGRES_PASSWORD"],
+            "WAREHOUSE": f"file://{env['RTP_STATE']}/data/warehouse",
+            "KAFKA_BOOTSTRAP": kafka_bootstrap(),
+        }
+        lines = SQL_FILE.read_text().splitlines()
+        text = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
+        text = re.sub(r"@([A-Z_]+)@", lambda m: values[m.group(1)], text)
+        namespace, table = self.table.split(".")
+        for old, new in (
+            ("lake.ods.orders", f"lake.{namespace}.{table}"),
+            ("lake.ods", f"lake.{namespace}"),
+            ("'shop.orders'", f"'{self.topic}'"),
+            ("'rtp-ods-orders'", f"'{self.group}'"),
+            ("'ods-orders-ingest'", f"'{self.ingest_job}'"),
+            ("'10s'", f"'{self.checkpoint_interval_s}s'"),
+            # Partitions added later stay unread until a restart: a stalled partition on demand.
+            ("'scan.startup.mode' = 'group-offsets',", "'scan.startup.mode' = 'group-offsets', "
+             "'scan.topic-partition-discovery.interval' = '0',"),
+            ("'flink.max-continuous-empty-commits' = '1'",
+             f"'flink.max-continuous-empty-commits' = '{self.empty_commits}'"),
+        ):  # fmt: skip
+            assert old in text, f"{old!r} not in {SQL_FILE}"
+            text = text.replace(old, new)
+        return [s.strip() for s in re.split(r";[ \t]*$", text, flags=re.M) if s.strip()]
+
+    def start_ingest(self, savepoint: str | None = None) -> str:
+        props = {"execution.savepoint.path": savepoint} if savepoint else None
+        gateway = SqlGatewayClient(HttpSettings(sql_gateway_url()))
+        try:
+            results = gateway.run_script(self.ingest_statements(), session_properties=props, timeout=120)
+        finally:
+            gateway.close()
+        job_id = next(r.job_id for r in reversed(results) if r.job_id)
+        self.ingest_job_id = job_id
+        with self.rest() as rest:
+            rest.wait_for_state(job_id, [JobState.RUNNING], timeout=120)
+            rest.wait_for_checkpoint(job_id, timeout=120)
+        return job_id
+
+    def cancel(self, job_id: str | None) -> None:
+        if not job_id:
+            return
+        with self.rest() as rest:
+            if not rest.job_state(job_id).is_terminal:
+                rest.cancel(job_id)
+                rest.wait_for_state(job_id, [JobState.CANCELED], timeout=60)
+
+    def stop_with_savepoint(self, job_id: str) -> str:
+        with self.rest() as rest:
+            request = rest.stop_with_savepoint(job_id, f"file://{self.state_dir()}/savepoints")
+            return rest.wait_for_savepoint(job_id, request, timeout=120).location
+
+    def down(self) -> None:
+        for job_id in (self.ingest_job_id, self.cdc_job_id):
+            with contextlib.suppress(Exception):  # best effort: leave the stack usable
+                self.cancel(job_id)
+        with self.db() as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{self.database}`")
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap()})
+        for fut in admin.delete_topics([self.topic, self.heartbeat_topic]).values():
+            with contextlib.suppress(Exception):
+                fut.result(timeout=30)
+        from tests.integration.test_reference_pipeline import catalog
+
+        with contextlib.suppress(Exception):
+            catalog().drop_table(self.table)
+
+    # -- data -------------------------------------------------------------
+    def change(self, count: int = 3) -> list[int]:
+        """Inserts ``count`` rows and updates the first: one transaction each."""
+        ids = []
+        with self.db(self.database) as conn, conn.cursor() as cur:
+            for i in range(count):
+                cur.execute("INSERT INTO orders (customer_id, amount) VALUES (%s, %s)", (i, 10 + i))
+                ids.append(cur.lastrowid)
+            cur.execute("UPDATE orders SET status = 'paid' WHERE id = %s", (ids[0],))
+        return ids
+
+    def now(self) -> datetime:
+        return datetime.now(tz=UTC)
+
+    def wait(self, seconds: float) -> None:
+        time.sleep(seconds)
