@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pendulum
 from airflow.sdk import DAG
 
@@ -21,40 +23,34 @@ RESTART_TWICE = {
     "restart-strategy.fixed-delay.delay": "1 s",
 }
 
+
+def datagen_job(task_id: str, checkpoint_interval: str, **kwargs: Any) -> FlinkSqlJobOperator:
+    """A SQL job that runs until cancelled: generated rows into a blackhole."""
+    return FlinkSqlJobOperator(
+        task_id=task_id,
+        job_name=NAME,
+        setup_sql=[GEN, SINK_BIGINT],
+        insert_sql="INSERT INTO sink SELECT id FROM gen",
+        session_properties={"execution.checkpointing.interval": checkpoint_interval},
+        **kwargs,
+    )
+
+
 for mode, deferrable in (("sync", False), ("deferred", True)):
+    sense_checkpointed = {"job_name": NAME, "wait_for_checkpoint": True, "poke_interval": 2, "timeout": 120}
+
     # The sensor alone: by name from the conf (an unknown name must fail at once).
     with DAG(f"rtp_it_flink_sensor_{mode}", schedule=None, start_date=START):
-        FlinkJobSensor(
-            task_id="sense",
-            job_name=NAME,
-            wait_for_checkpoint=True,
-            poke_interval=2,
-            timeout=120,
-            deferrable=deferrable,
-        )
+        FlinkJobSensor(task_id="sense", deferrable=deferrable, **sense_checkpointed)
 
     # Submit without waiting, then let the sensor wait for RUNNING and the first checkpoint.
     with DAG(f"rtp_it_flink_submit_then_sense_{mode}", schedule=None, start_date=START):
-        submit = FlinkSqlJobOperator(
-            task_id="submit",
-            job_name=NAME,
-            setup_sql=[GEN, SINK_BIGINT],
-            insert_sql="INSERT INTO sink SELECT id FROM gen",
-            # Long enough that the sensor's first look comes before the first checkpoint.
-            session_properties={"execution.checkpointing.interval": "8s"},
-            wait_for="none",
-        )
-        sense = FlinkJobSensor(
-            task_id="sense",
-            job_name=NAME,
-            wait_for_checkpoint=True,
-            poke_interval=2,
-            timeout=120,
-            deferrable=deferrable,
-        )
-        submit >> sense
+        # The interval is long enough that the sensor's first look comes before the first checkpoint.
+        submit = datagen_job("submit", "8s", wait_for="none")
+        submit >> FlinkJobSensor(task_id="sense", deferrable=deferrable, **sense_checkpointed)
 
-    # A job that fails at runtime: the sensor must fail with Flink's root cause, not wait.
+    # A job that fails at runtime: the sensor must fail with Flink's root cause, not wait. It waits
+    # for a checkpoint too, which this job never completes: RUNNING alone may be seen between failures.
     with DAG(f"rtp_it_flink_failing_{mode}", schedule=None, start_date=START):
         submit = FlinkSqlJobOperator(
             task_id="submit",
@@ -64,10 +60,14 @@ for mode, deferrable in (("sync", False), ("deferred", True)):
             session_properties=RESTART_TWICE,
             wait_for="none",
         )
-        sense = FlinkJobSensor(
-            task_id="sense", job_name=NAME, poke_interval=1, timeout=120, deferrable=deferrable
+        submit >> FlinkJobSensor(
+            task_id="sense",
+            job_name=NAME,
+            wait_for_checkpoint=True,
+            poke_interval=1,
+            timeout=120,
+            deferrable=deferrable,
         )
-        submit >> sense
 
 # The submit operators with their wait deferred to the trigger.
 with DAG("rtp_it_flink_jar_deferred", schedule=None, start_date=START):
@@ -82,12 +82,4 @@ with DAG("rtp_it_flink_jar_deferred", schedule=None, start_date=START):
     )
 
 with DAG("rtp_it_flink_sql_deferred", schedule=None, start_date=START):
-    FlinkSqlJobOperator(
-        task_id="sql_job",
-        job_name=NAME,
-        setup_sql=[GEN, SINK_BIGINT],
-        insert_sql="INSERT INTO sink SELECT id FROM gen",
-        session_properties={"execution.checkpointing.interval": "2s"},
-        wait_for="checkpoint",
-        deferrable=True,
-    )
+    datagen_job("sql_job", "2s", wait_for="checkpoint", deferrable=True)
