@@ -4,9 +4,8 @@ The JobManager keeps terminated jobs, with their checkpoint statistics, in its j
 (``jobstore.expiration-time``, one hour by default) while it runs. For every such job of
 one name, the latest savepoint and the latest completed checkpoint are candidates unless
 Flink marks them ``discarded`` (a checkpoint of a FINISHED job, or of a cancelled job whose
-retention is ``DELETE_ON_CANCELLATION``, is deleted). Older savepoints of a job are not
-listed by the REST API, and a restarted JobManager forgets its terminated jobs: then pass
-the path explicitly.
+retention is ``DELETE_ON_CANCELLATION``, is deleted). Older ones are not looked at, and a
+restarted JobManager forgets its terminated jobs: then pass the path explicitly.
 """
 
 from __future__ import annotations
