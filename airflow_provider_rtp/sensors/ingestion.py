@@ -10,7 +10,7 @@ partition. Poke, reschedule and deferrable modes call the same evaluator,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, conf
@@ -201,6 +201,11 @@ class IngestionCompleteSensor(BaseSensorOperator):
                 "no window: this run has no data interval (e.g. a manual or asset-triggered run); "
                 "pass window_start and window_end"
             )
+        if start == end:
+            raise ValueError(
+                f"this run's data interval is empty ({start}): schedule the DAG with a data-interval "
+                "timetable (CronDataIntervalTimetable, DeltaDataIntervalTimetable) or pass window_start/end"
+            )
         return Window(_instant(start, "window_start"), _instant(end, "window_end"))
 
     def _store(self) -> DecisionStore:
@@ -306,4 +311,7 @@ def _instant(value: str | datetime, name: str) -> datetime:
             raise ValueError(f"{name} is not an ISO-8601 time: {value!r}") from None
     if not isinstance(value, datetime):
         raise ValueError(f"{name} must be a datetime or ISO string, got {value!r}")
-    return value  # Window refuses a naive one, naming it
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value  # Window refuses a naive one, naming it
+    # A plain UTC datetime, also for Airflow's pendulum instants.
+    return datetime.fromtimestamp(value.timestamp(), tz=UTC)

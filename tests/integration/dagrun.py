@@ -13,10 +13,13 @@ from typing import Any
 RUN_ID = re.compile(r"DagRun Finished: dag_id=\S+, logical_date=[^,]+, run_id=([^,]+),")
 
 
-def _command(dag_file: Path, dag_id: str, conf: dict) -> tuple[list[str], dict[str, str]]:
+def _command(
+    dag_file: Path, dag_id: str, conf: dict, logical_date: str | None = None
+) -> tuple[list[str], dict[str, str]]:
     exe = Path(sys.executable).parent / "airflow"
     env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)}
-    return [str(exe), "dags", "test", dag_id, "-f", str(dag_file), "-c", json.dumps(conf)], env
+    date = [logical_date] if logical_date else []
+    return [str(exe), "dags", "test", dag_id, *date, "-f", str(dag_file), "-c", json.dumps(conf)], env
 
 
 def start_dag(dag_file: Path, dag_id: str, conf: dict, log_path: Path) -> subprocess.Popen:
@@ -26,9 +29,11 @@ def start_dag(dag_file: Path, dag_id: str, conf: dict, log_path: Path) -> subpro
     return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
-def run_dag(dag_file: Path, dag_id: str, conf: dict, *, timeout: float = 400) -> tuple[bool, str]:
+def run_dag(
+    dag_file: Path, dag_id: str, conf: dict, *, timeout: float = 400, logical_date: str | None = None
+) -> tuple[bool, str]:
     """Run the DAG to its end: (succeeded, log)."""
-    cmd, env = _command(dag_file, dag_id, conf)
+    cmd, env = _command(dag_file, dag_id, conf, logical_date)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     log = out.stdout + out.stderr
     return out.returncode == 0 and "state=success" in log, log

@@ -185,6 +185,23 @@ def test_other_modes_wait_then_complete_with_the_same_evaluator(mode: str, tmp_p
     assert (parse(xcom["decided_at"]) - end).total_seconds() >= CLOCK_SKEW_MARGIN
 
 
+def test_catchup_over_six_past_windows_completes_each_with_its_rows(mariadb) -> None:
+    """Backfill: runs for six past minutes (data intervals) complete without waiting for new data."""
+    last = datetime.now(tz=UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    for k in range(6, 0, -1):
+        start = last - timedelta(minutes=k - 1)
+        began = time.monotonic()
+        # A data-interval timetable's run for [start, start + 1m) is dated at its end.
+        end = start + timedelta(minutes=1)
+        ok, log = run_dag(DAG_FILE, "rtp_it_complete_catchup", {}, logical_date=end.isoformat())
+        assert ok, log[-3000:]
+        xcom = returned("rtp_it_complete_catchup", log)
+        assert (parse(xcom["window"]["start"]), parse(xcom["window"]["end"])) == (start, end)
+        assert "→ WAITING" not in log or "reused" in log, "a past window waited for new data"
+        assert time.monotonic() - began < 90
+        assert_snapshot_holds_window(mariadb, xcom["snapshot_id"], end, {"deleted": []})
+
+
 def _fails_naming(conf: dict, *needles: str, dag_id: str = "rtp_it_complete_named") -> None:
     began = time.monotonic()
     ok, log = run_dag(DAG_FILE, dag_id, conf, timeout=240)

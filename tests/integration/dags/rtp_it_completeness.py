@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.sdk import DAG, CronDataIntervalTimetable
 
 from airflow_provider_rtp.sensors.ingestion import IngestionCompleteSensor
 
@@ -44,4 +44,20 @@ with DAG("rtp_it_complete_named", schedule=None, start_date=START):
         window_end="{{ dag_run.conf['end'] }}",
         poke_interval=3,
         timeout=120,
+    )
+
+# Catchup over past minutes: each run's data interval is its window.
+with DAG(
+    "rtp_it_complete_catchup",
+    schedule=CronDataIntervalTimetable("* * * * *", timezone="UTC"),
+    start_date=START,
+    catchup=True,
+):
+    IngestionCompleteSensor(
+        task_id="minute_in_lake",
+        table="ods.orders",
+        pipelines_file=str(PIPELINES),
+        idle_timeout=timedelta(seconds=30),
+        poke_interval=3,
+        timeout=300,
     )

@@ -1,0 +1,107 @@
+"""Hourly batch on the lake, started exactly when an hour is in: three ways to wire it.
+
+1. ``rtp_orders_hourly``: a scheduled DAG (with catchup, so backfills work) whose
+   first task is the completeness sensor for the run's hour; the batch task reads
+   the covering snapshot from XCom (``FOR VERSION AS OF``).
+2. ``rtp_orders_daily_rollup``: runs per day once all of that day's hours were
+   announced; the sensor's asset events carry the hour as ``partition_key`` and
+   ``StartOfDayMapper`` maps them onto the day.
+3. ``lake.ods.orders.events``: an asset fired by the event-driven trigger, with no
+   sensor task at all; ``rtp_orders_on_event`` runs once per completed hour.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import (
+    DAG,
+    Asset,
+    AssetWatcher,
+    CronDataIntervalTimetable,
+    PartitionedAssetTimetable,
+    StartOfDayMapper,
+    task,
+)
+
+from airflow_provider_rtp.assets import table_asset
+from airflow_provider_rtp.completeness import Policy
+from airflow_provider_rtp.completeness_check import CompletenessCheck
+from airflow_provider_rtp.pipelines import load_pipelines
+from airflow_provider_rtp.sensors.ingestion import IngestionCompleteSensor
+from airflow_provider_rtp.triggers.ingestion import IngestionCompleteEventTrigger
+
+PIPELINES = Path(__file__).resolve().parents[1] / "stack" / "pipelines.yaml"
+ORDERS = table_asset("ods.orders")
+START = pendulum.datetime(2026, 11, 1, tz="UTC")
+
+with DAG(
+    "rtp_orders_hourly",
+    # A data-interval timetable: the run for 10:00 covers [10:00, 11:00).
+    schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
+    start_date=START,
+    catchup=True,
+    max_active_runs=4,
+    tags=["rtp", "example"],
+):
+    hour_in_lake = IngestionCompleteSensor(
+        task_id="orders_hour_in_lake",
+        table="ods.orders",
+        pipelines_file=str(PIPELINES),
+        allowed_lateness=timedelta(minutes=2),
+        poke_interval=60,
+        timeout=timedelta(hours=6).total_seconds(),
+        mode="reschedule",
+    )
+
+    @task
+    def hourly_batch(decision: dict) -> str:
+        # Read exactly the data the decision covers, e.g. in Flink or Spark SQL:
+        return f"SELECT ... FROM lake.ods.orders FOR VERSION AS OF {decision['snapshot_id']}"
+
+    hourly_batch(hour_in_lake.output)
+
+with DAG(
+    "rtp_orders_daily_rollup",
+    schedule=PartitionedAssetTimetable(assets=ORDERS, default_partition_mapper=StartOfDayMapper()),
+    start_date=START,
+    tags=["rtp", "example"],
+):
+
+    @task
+    def daily_rollup(**context) -> str:
+        return f"roll up day {context['dag_run'].partition_key}"
+
+    daily_rollup()
+
+ORDERS_EVENTS = Asset(
+    name="lake.ods.orders.events",
+    uri="iceberg://lake/ods/orders#hours",
+    watchers=[
+        AssetWatcher(
+            name="orders_hours",
+            trigger=IngestionCompleteEventTrigger(
+                check=CompletenessCheck(
+                    load_pipelines(PIPELINES)["ods.orders"], Policy(allowed_lateness=timedelta(minutes=2))
+                ).to_dict(),
+                start="2026-11-01T00:00:00Z",
+                every=3600,
+                poke_interval=60,
+            ),
+        )
+    ],
+)
+
+with DAG("rtp_orders_on_event", schedule=[ORDERS_EVENTS], start_date=START, tags=["rtp", "example"]):
+
+    @task
+    def on_completed_hour(**context) -> None:
+        for event in context["triggering_asset_events"][ORDERS_EVENTS]:
+            payload = event.extra.get("payload", {})
+            print(
+                f"hour {payload.get('partition_key')} is in the lake: snapshot {payload.get('snapshot_id')}"
+            )
+
+    on_completed_hour()
