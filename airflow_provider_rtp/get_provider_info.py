@@ -221,11 +221,19 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Apache Flink (real-time platform)",
                 "python-modules": ["airflow_provider_rtp.sensors.flink"],
             },
+            {
+                "integration-name": "Apache Iceberg",
+                "python-modules": ["airflow_provider_rtp.sensors.ingestion"],
+            },
         ],
         "triggers": [
             {
                 "integration-name": "Apache Flink (real-time platform)",
                 "python-modules": ["airflow_provider_rtp.triggers.flink"],
+            },
+            {
+                "integration-name": "Apache Iceberg",
+                "python-modules": ["airflow_provider_rtp.triggers.ingestion"],
             },
         ],
         "extra-links": ["airflow_provider_rtp.links.flink.FlinkJobLink"],
@@ -278,6 +286,16 @@ def get_provider_info() -> dict[str, Any]:
             "rtp": {
                 "description": "Defaults of the real-time platform provider.",
                 "options": {
+                    "pipelines_file": {
+                        "description": (
+                            "YAML declaring each lake table's pipeline (topics, group, jobs), used by "
+                            "IngestionCompleteSensor and rtp-completeness when a DAG names only the table."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/config/pipelines.yaml",
+                        "default": None,
+                    },
                     "poll_interval": {
                         "description": "Seconds between two checks of a waiting task or trigger.",
                         "version_added": "0.1.0",
