@@ -58,6 +58,8 @@ class JobObservation:
     failed_checkpoints: int = 0
     checkpoint_failure: str | None = None
     failures: tuple[JobFailure, ...] = ()
+    # None when unknown; read only while the job is RUNNING without a completed checkpoint.
+    checkpointing_enabled: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,12 @@ def evaluate_job(obs: JobObservation, criteria: JobWaitCriteria, seen: Progress 
             if obs.latest_checkpoint_id is not None and criteria.wait_for_checkpoint:
                 done += f", checkpoint {obs.latest_checkpoint_id} completed"
             return verdict(Verdict.DONE, done)
+        if obs.checkpointing_enabled is False:
+            return verdict(
+                Verdict.FAILED,
+                f"{desc} has checkpointing disabled, so it will never complete a checkpoint: set "
+                "execution.checkpointing.interval for the job, or do not wait for a checkpoint",
+            )
         if not obs.state.is_terminal:
             return verdict(
                 Verdict.WAITING,
@@ -221,17 +229,22 @@ def observe_job(
     failures: tuple[JobFailure, ...] = ()
     if restarts or state in (JobState.FAILING, JobState.FAILED, JobState.RESTARTING) or state.is_terminal:
         failures = _failures(rest, jid)
+    latest_checkpoint_id = int(completed["id"]) if "id" in completed else None
+    enabled = None
+    if state is JobState.RUNNING and latest_checkpoint_id is None:
+        enabled = _checkpointing_enabled(rest, jid)
     return JobObservation(
         job_id=jid,
         name=str(details.get("name", job_name or "")),
         state=state,
         # The metric is refreshed every few seconds and gone once the job ends; the history is current.
         restarts=max(restarts or 0, _restarts_from_history(state, failures)),
-        latest_checkpoint_id=int(completed["id"]) if "id" in completed else None,
+        latest_checkpoint_id=latest_checkpoint_id,
         checkpoints_in_progress=int(counts.get("in_progress", 0)),
         failed_checkpoints=int(counts.get("failed", 0)),
         checkpoint_failure=failed.get("failure_message"),
         failures=failures,
+        checkpointing_enabled=enabled,
     )
 
 
@@ -243,6 +256,18 @@ def _checkpoints(rest: FlinkRestClient, job_id: str) -> dict[str, Any]:
         if exc.status == 404:
             return {}
         raise
+
+
+def _checkpointing_enabled(rest: FlinkRestClient, job_id: str) -> bool | None:
+    try:
+        config = rest.http.request("GET", f"/jobs/{job_id}/checkpoints/config") or {}
+    except FlinkError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    # A job without checkpointing reports the interval as Long.MAX_VALUE.
+    interval = config.get("interval")
+    return None if interval is None else 0 < int(interval) < 2**63 - 1
 
 
 def _restarts(rest: FlinkRestClient, job_id: str) -> int | None:

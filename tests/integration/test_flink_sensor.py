@@ -77,6 +77,15 @@ def test_sensor_fails_fast_with_the_root_cause_and_reports_restarts(
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_sensor_waiting_for_a_checkpoint_that_cannot_come_fails_at_once(job_name: str, mode: str) -> None:
+    dag_id = f"rtp_it_flink_no_checkpointing_{mode}"
+    ok, log = run_dag(DAG_FILE, dag_id, {"job_name": job_name})
+    assert not ok and "state=failed" in log, log[-4000:]
+    job_id = returned(dag_id, log, "submit")["job_id"]
+    assert f"Flink job '{job_name}' ({job_id}) has checkpointing disabled" in log
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_sensor_on_an_unknown_job_name_fails_at_once(mode: str) -> None:
     name = f"it-no-such-job-{uuid.uuid4().hex[:6]}"
     ok, log = run_dag(DAG_FILE, f"rtp_it_flink_sensor_{mode}", {"job_name": name})

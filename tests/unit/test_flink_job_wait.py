@@ -59,6 +59,14 @@ def test_checkpoint_wait_needs_a_completed_checkpoint() -> None:
     assert done.verdict is Verdict.DONE and "checkpoint 1" in done.message
 
 
+def test_checkpoint_wait_on_a_job_without_checkpointing_fails_at_once() -> None:
+    v = evaluate_job(obs("RUNNING", checkpointing_enabled=False), CHECKPOINTED)
+    assert v.verdict is Verdict.FAILED and "checkpointing disabled" in v.message
+    assert evaluate_job(obs("RUNNING", checkpointing_enabled=False), RUNNING).verdict is Verdict.DONE
+    unknown = evaluate_job(obs("RUNNING", checkpointing_enabled=None), CHECKPOINTED)
+    assert unknown.verdict is Verdict.WAITING
+
+
 def test_failed_job_fails_with_the_innermost_cause_and_the_trace() -> None:
     failure = JobFailure("org.apache.flink.runtime.JobException", TRACE)
     v = evaluate_job(obs("FAILED", failures=(failure,)), RUNNING)

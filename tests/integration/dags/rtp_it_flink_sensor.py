@@ -18,20 +18,23 @@ SINK_INT = "CREATE TEMPORARY TABLE sink (n INT) WITH ('connector' = 'blackhole')
 # Fails on its first record: 'x1' is no INT. Two restarts, then FAILED.
 FAILING_INSERT = "INSERT INTO sink SELECT CAST(CONCAT('x', CAST(id AS STRING)) AS INT) FROM gen"
 RESTART_TWICE = {
+    "execution.checkpointing.interval": "60s",
     "restart-strategy.type": "fixed-delay",
     "restart-strategy.fixed-delay.attempts": "2",
     "restart-strategy.fixed-delay.delay": "1 s",
 }
 
 
-def datagen_job(task_id: str, checkpoint_interval: str, **kwargs: Any) -> FlinkSqlJobOperator:
-    """A SQL job that runs until cancelled: generated rows into a blackhole."""
+def datagen_job(task_id: str, checkpoint_interval: str | None, **kwargs: Any) -> FlinkSqlJobOperator:
+    """A SQL job that runs until cancelled: generated rows into a blackhole; no interval, no checkpoints."""
     return FlinkSqlJobOperator(
         task_id=task_id,
         job_name=NAME,
         setup_sql=[GEN, SINK_BIGINT],
         insert_sql="INSERT INTO sink SELECT id FROM gen",
-        session_properties={"execution.checkpointing.interval": checkpoint_interval},
+        session_properties={"execution.checkpointing.interval": checkpoint_interval}
+        if checkpoint_interval
+        else {},
         **kwargs,
     )
 
@@ -68,6 +71,11 @@ for mode, deferrable in (("sync", False), ("deferred", True)):
             timeout=120,
             deferrable=deferrable,
         )
+
+    # Waiting for a checkpoint of a job that has checkpointing disabled fails at once.
+    with DAG(f"rtp_it_flink_no_checkpointing_{mode}", schedule=None, start_date=START):
+        submit = datagen_job("submit", None, wait_for="running")
+        submit >> FlinkJobSensor(task_id="sense", deferrable=deferrable, **sense_checkpointed)
 
 # The submit operators with their wait deferred to the trigger.
 with DAG("rtp_it_flink_jar_deferred", schedule=None, start_date=START):
