@@ -56,8 +56,9 @@ class Pipeline:
     heartbeat_topic: str | None = None
 
     def __post_init__(self) -> None:
-        if "." not in self.table:
-            raise ValueError(f"table must be 'namespace.table', got {self.table!r}")
+        is_location = ":/" in self.table or self.table.startswith("/")  # a Hadoop-layout table
+        if "." not in self.table and not is_location:
+            raise ValueError(f"table must be 'namespace.table' or a metadata location, got {self.table!r}")
         if not self.topics:
             raise ValueError("a pipeline reads at least one topic")
         object.__setattr__(self, "topics", tuple(self.topics))

@@ -154,8 +154,10 @@ def read_snapshot_log(catalog: Any, identifier: str) -> TableSnapshots:
     """
     from pyiceberg.catalog.sql import SqlCatalog
 
+    from airflow_provider_rtp.hooks.iceberg import is_metadata_location
+
     pyiceberg_catalog = getattr(catalog, "catalog", catalog)
-    if not isinstance(pyiceberg_catalog, SqlCatalog):
+    if not isinstance(pyiceberg_catalog, SqlCatalog) or is_metadata_location(identifier):
         from airflow_provider_rtp.evaluation import observe_table
 
         return observe_table(_load_table(catalog, identifier), identifier)

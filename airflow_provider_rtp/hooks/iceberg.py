@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
@@ -10,9 +11,22 @@ from airflow.sdk import BaseHook, Connection
 
 from airflow_provider_rtp.exceptions import IcebergError
 
-__all__ = ["IcebergHook"]
+__all__ = ["IcebergHook", "is_metadata_location"]
 
 _CATALOG_TYPES = ("sql", "rest", "hive", "glue")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
+
+
+def is_metadata_location(identifier: str) -> bool:
+    """A path or URI (a Hadoop-layout table) rather than ``namespace.table``."""
+    return bool(_URI.match(identifier)) or identifier.startswith("/")
+
+
+def _local(location: str) -> str:
+    # Java writes local metadata locations as file:/path, which Python's FileIO reads as a path.
+    if location.startswith("file:/") and not location.startswith("file://"):
+        return location.removeprefix("file:")
+    return location
 
 
 class IcebergHook(BaseHook):
@@ -87,6 +101,9 @@ class IcebergHook(BaseHook):
         return self.catalog
 
     def load_table(self, identifier: str) -> Any:
+        """``namespace.table`` from the catalog, or a table's metadata location (see below)."""
+        if is_metadata_location(identifier):
+            return self.load_table_from_location(identifier)
         from pyiceberg.exceptions import NoSuchTableError
 
         if identifier.count(".") < 1:
@@ -97,6 +114,35 @@ class IcebergHook(BaseHook):
             raise IcebergError(
                 f"Iceberg table {identifier!r} does not exist in catalog {self.catalog.name!r}: {exc}"
             ) from exc
+
+    def load_table_from_location(self, location: str) -> Any:
+        """A table outside any catalog (Hadoop layout): its ``*.metadata.json``, or its directory.
+
+        For a directory, ``metadata/version-hint.text`` names the current version, as
+        Iceberg's HadoopCatalog writes it. FileIO (s3, oss, hdfs, local) comes from the
+        URI scheme and the connection's properties.
+        """
+        from pyiceberg.io import load_file_io
+        from pyiceberg.table import StaticTable
+
+        props = {k: v for k, v in self.catalog_properties().items() if k not in ("type", "uri")}
+        location = _local(location)
+        if not location.endswith(".metadata.json"):
+            base = location.rstrip("/")
+            io = load_file_io(properties=props, location=base)
+            try:
+                with io.new_input(f"{base}/metadata/version-hint.text").open() as stream:
+                    version = stream.read().decode().strip()
+            except (FileNotFoundError, OSError) as exc:
+                raise IcebergError(
+                    f"no Iceberg table at {location!r}: cannot read metadata/version-hint.text ({exc}); "
+                    "pass the table's *.metadata.json instead"
+                ) from exc
+            location = f"{base}/metadata/v{version}.metadata.json"
+        try:
+            return StaticTable.from_metadata(location, properties=props)
+        except (FileNotFoundError, OSError, ValueError) as exc:
+            raise IcebergError(f"cannot read Iceberg metadata {location!r}: {exc}") from exc
 
     def flink_catalog_ddl(self, name: str | None = None) -> str:
         """``CREATE CATALOG`` for Flink SQL over the same JDBC catalog (``sql`` type only).
