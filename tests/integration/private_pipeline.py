@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pymysql
+from confluent_kafka import ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from airflow_provider_rtp.evaluation import Pipeline
@@ -109,7 +110,20 @@ class PrivatePipeline:
             fut.result(timeout=30)
         self.start_cdc()
         self.start_ingest()
+        self._await_group(admin)
         return self
+
+    def _await_group(self, admin: AdminClient) -> None:
+        """A live pipeline: a first change flows through, so the group has committed offsets."""
+        self.change(1)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            result = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(self.group)])
+            offsets = result[self.group].result(timeout=30).topic_partitions or []
+            if any(tp.offset >= 0 for tp in offsets):
+                return
+            time.sleep(1)
+        raise AssertionError(f"group {self.group} committed no offset within 90s")
 
     def _schema(self) -> None:
         with self.db() as conn, conn.cursor() as cur:

@@ -8,6 +8,7 @@ Each test injects one fault into a private copy of the reference pipeline
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -370,3 +371,44 @@ def test_kafka_broker_restarted(pp: PrivatePipeline) -> None:
         watch.completes_within(180)
     finally:
         watch.close()
+
+
+# -- the same faults through the deferrable sensor's trigger ---------------------
+def _trigger_through_fault(pp: PrivatePipeline, window: Window, recover: Callable[[], None]) -> dict:
+    """Run the trigger's loop: no event while the fault holds, one complete event after ``recover``."""
+    from airflow_provider_rtp.triggers.ingestion import IngestionCompleteTrigger
+
+    check = CompletenessCheck(pp.pipeline(), Policy(idle_timeout=timedelta(seconds=10)))
+    trigger = IngestionCompleteTrigger(check=check.to_dict(), window=window.to_dict(), poke_interval=POLL)
+
+    async def drive() -> dict:
+        events: list[dict] = []
+
+        async def run() -> None:
+            async for event in trigger.run():
+                events.append(event.payload)
+                return
+
+        task = asyncio.ensure_future(run())
+        await asyncio.sleep(15)
+        assert not events, f"the trigger fired while the fault holds: {events}"
+        await asyncio.to_thread(recover)
+        await asyncio.wait_for(task, 150)
+        return events[0]
+
+    return asyncio.run(drive())
+
+
+def test_deferred_ingestion_job_cancelled_mid_window(pp: PrivatePipeline) -> None:
+    old = pp.ingest_job_id
+    window = window_with_changes(pp, during=lambda: pp.cancel(old))
+    event = _trigger_through_fault(pp, window, lambda: pp.start_ingest(savepoint=newest_checkpoint(pp, old)))
+    assert event["status"] == "complete", event
+    assert event["result"]["record"]["job_id"] == pp.ingest_job_id != old
+
+
+def test_deferred_cdc_job_stopped(pp: PrivatePipeline) -> None:
+    saved = pp.stop_with_savepoint(pp.cdc_job_id)
+    window = window_with_changes(pp)
+    event = _trigger_through_fault(pp, window, lambda: pp.start_cdc(savepoint=saved))
+    assert event["status"] == "complete", event
