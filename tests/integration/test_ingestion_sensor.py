@@ -8,7 +8,6 @@ snapshot: every row whose last change lies before the window end is there, as is
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from airflow_provider_rtp.flink import HttpSettings, SqlGatewayClient
 from tests.integration.dagrun import asset_events, returned, run_dag, start_dag
 from tests.integration.test_reference_pipeline import lake_session_statements
-from tests.stack import host, port, sql_gateway_url, stack_env
+from tests.stack import sql_gateway_url
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -35,21 +34,6 @@ def iso(t: datetime) -> str:
 
 def parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@pytest.fixture
-def mariadb() -> Iterator[pymysql.connections.Connection]:
-    env = stack_env()
-    conn = pymysql.connect(
-        host=host(),
-        port=port("MARIADB_PORT"),
-        user="root",
-        password=env["MARIADB_ROOT_PASSWORD"],
-        database="shop",
-        autocommit=True,
-    )
-    yield conn
-    conn.close()
 
 
 def change_rows(db: pymysql.connections.Connection, count: int) -> dict[str, list[int]]:

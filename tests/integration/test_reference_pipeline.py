@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
-import pymysql
-import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState, SqlGatewayClient
@@ -36,21 +33,6 @@ def lake_session_statements() -> list[str]:
         f"'jdbc.user' = '{env['POSTGRES_USER']}', 'jdbc.password' = '{env['POSTGRES_PASSWORD']}', "
         f"'warehouse' = 'file://{env['RTP_STATE']}/data/warehouse')",
     ]
-
-
-@pytest.fixture
-def mariadb() -> Iterator[pymysql.connections.Connection]:
-    env = stack_env()
-    conn = pymysql.connect(
-        host=host(),
-        port=port("MARIADB_PORT"),
-        user="root",
-        password=env["MARIADB_ROOT_PASSWORD"],
-        database="shop",
-        autocommit=True,
-    )
-    yield conn
-    conn.close()
 
 
 def test_pipeline_jobs_are_running() -> None:
