@@ -7,6 +7,10 @@ Retry policy (bounded, exponential backoff):
   (a statement, a jar run) may have taken effect, so repeating it could run a
   job twice;
 - HTTP 4xx: never retried; Flink's own error text is raised verbatim.
+
+A caller may also turn off retries of 5xx answers that carry Flink's error body
+(``retry_flink_errors=False``): e.g. a failed SQL statement's result answers 500
+every time, which is Flink's verdict, not a transient fault.
 """
 
 from __future__ import annotations
@@ -89,6 +93,7 @@ class JsonHttpClient:
         files: Any = None,
         expected: tuple[int, ...] = (200, 201, 202),
         timeout: float | None = None,
+        retry_flink_errors: bool = True,
     ) -> Any:
         method = method.upper()
         url = self.url(path)
@@ -136,7 +141,8 @@ class JsonHttpClient:
                 except ValueError:
                     return resp.text
             errors = flink_error_text(resp)
-            if resp.status_code >= 500 and method in IDEMPOTENT and attempt + 1 < attempts:
+            retryable = retry_flink_errors or not _is_flink_error_body(resp)
+            if resp.status_code >= 500 and method in IDEMPOTENT and retryable and attempt + 1 < attempts:
                 log.warning(
                     "%s %s %s: HTTP %d (attempt %d/%d)",
                     self.system,
@@ -158,6 +164,14 @@ class JsonHttpClient:
             f"{self.system} at {self.settings.base_url} is unreachable: {method} {path} failed "
             f"{attempts} times; last error: {last_exc}"
         )
+
+
+def _is_flink_error_body(response: requests.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, Mapping) and isinstance(body.get("errors"), list)
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:

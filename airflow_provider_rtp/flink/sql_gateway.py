@@ -110,6 +110,8 @@ class SqlGatewayClient:
                     f"/v2/sessions/{session}/operations/{op}/result/{token}",
                     params={"rowFormat": "JSON"},
                     timeout=max(5.0, deadline - time.monotonic()),
+                    # A failed statement's result is Flink's error (HTTP 500) on every try.
+                    retry_flink_errors=False,
                 )
             except FlinkError as exc:
                 raise FlinkSqlError(

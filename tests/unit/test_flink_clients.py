@@ -10,22 +10,23 @@ from typing import ClassVar
 
 import pytest
 
-from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkError
-from airflow_provider_rtp.flink import CheckpointStats, HttpSettings, JobState, statement_set
+from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkError, FlinkSqlError
+from airflow_provider_rtp.flink import CheckpointStats, HttpSettings, JobState, SqlGatewayClient, statement_set
 from airflow_provider_rtp.flink._http import JsonHttpClient
 from airflow_provider_rtp.hooks.platform import _auth_header
 
 
 class _Handler(BaseHTTPRequestHandler):
-    script: ClassVar[list[tuple[int, dict]]] = []
+    script: ClassVar[list[tuple[int, dict | str]]] = []
     seen: ClassVar[list[tuple[str, str]]] = []
 
     def _answer(self) -> None:
         self.seen.append((self.command, self.path))
         status, body = self.script.pop(0) if self.script else (200, {})
-        data = json.dumps(body).encode()
+        text = isinstance(body, str)  # e.g. a proxy's HTML error page
+        data = body.encode() if text else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/html" if text else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -69,6 +70,34 @@ def test_4xx_is_never_retried(server: str) -> None:
     with pytest.raises(FlinkError, match="Job could not be found"):
         _client(server).request("GET", "/jobs/x")
     assert len(_Handler.seen) == 1
+
+
+def test_flink_error_body_is_not_retried_when_the_caller_says_so(server: str) -> None:
+    _Handler.script = [(500, {"errors": ["Internal server error.", "SqlParseException: bad"]})]
+    with pytest.raises(FlinkError, match="SqlParseException"):
+        _client(server).request("GET", "/v2/x", retry_flink_errors=False)
+    assert len(_Handler.seen) == 1
+    # Without Flink's error body (a proxy's page) the 5xx is still treated as transient.
+    _Handler.script, _Handler.seen = [(502, "<html>Bad Gateway</html>"), (200, {"ok": 1})], []
+    assert _client(server).request("GET", "/v2/x", retry_flink_errors=False) == {"ok": 1}
+    assert len(_Handler.seen) == 2
+
+
+def test_failed_statement_result_is_fetched_once(server: str) -> None:
+    """A failed statement answers HTTP 500 with Flink's error: one fetch, then the session closes."""
+    parse_error = "Caused by: org.apache.flink.table.api.SqlParserException: SQL parse failed."
+    _Handler.script = [
+        (200, {"sessionHandle": "s1"}),
+        (200, {"operationHandle": "op1"}),
+        (500, {"errors": ["Internal server error.", f"<Exception on server side:\n{parse_error}"]}),
+    ]
+    gateway = SqlGatewayClient(HttpSettings(server, retries=3, backoff=0.5))
+    with pytest.raises(FlinkSqlError, match="SqlParserException") as info:
+        gateway.run_script(["INSERT INTO sink SELEC 1"])
+    assert "statement: INSERT INTO sink SELEC 1" in str(info.value)
+    fetches = [p for m, p in _Handler.seen if m == "GET"]
+    assert fetches == ["/v2/sessions/s1/operations/op1/result/0?rowFormat=JSON"]
+    assert ("DELETE", "/v1/sessions/s1") in _Handler.seen
 
 
 def test_unreachable_url_fails_after_bounded_retries() -> None:
