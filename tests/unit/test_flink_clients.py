@@ -11,7 +11,13 @@ from typing import ClassVar
 import pytest
 
 from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkError, FlinkSqlError
-from airflow_provider_rtp.flink import CheckpointStats, HttpSettings, JobState, SqlGatewayClient, statement_set
+from airflow_provider_rtp.flink import (
+    CheckpointStats,
+    HttpSettings,
+    JobState,
+    SqlGatewayClient,
+    statement_set,
+)
 from airflow_provider_rtp.flink._http import JsonHttpClient
 from airflow_provider_rtp.hooks.platform import _auth_header
 
