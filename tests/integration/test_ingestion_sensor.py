@@ -186,41 +186,41 @@ def test_catchup_over_six_past_windows_completes_each_with_its_rows(mariadb) -> 
         assert_snapshot_holds_window(mariadb, xcom["snapshot_id"], end, {"deleted": []})
 
 
-def _fails_naming(conf: dict, *needles: str, dag_id: str = "rtp_it_complete_named") -> None:
-    began = time.monotonic()
-    ok, log = run_dag(DAG_FILE, dag_id, conf, timeout=240)
-    assert not ok, f"expected the task to fail for {conf}"
-    for needle in needles:
-        assert needle in log, f"{needle!r} not in the failure:\n{log[-3000:]}"
-    assert time.monotonic() - began < 120, "bad input must fail fast, not wait"
-
-
 def _past_window() -> dict[str, str]:
     end = datetime.now(tz=UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     return {"start": iso(end - timedelta(minutes=1)), "end": iso(end)}
 
 
-def test_unknown_table_fails_naming_it() -> None:
-    _fails_naming({**_past_window(), "table": "ods.no_such_table"}, "ods.no_such_table")
-
-
-def test_unknown_topic_fails_naming_it() -> None:
-    _fails_naming({**_past_window(), "topic": "shop.no_such_topic"}, "shop.no_such_topic")
-
-
-def test_unknown_group_fails_naming_it() -> None:
-    _fails_naming({**_past_window(), "group": "rtp-no-such-group"}, "rtp-no-such-group")
-
-
-def test_unknown_job_fails_naming_it() -> None:
-    _fails_naming({**_past_window(), "job": "no-such-ingest-job"}, "no-such-ingest-job")
-
-
-def test_naive_window_fails_naming_it() -> None:
-    conf = {"start": "2026-11-24T10:00:00", "end": "2026-11-24T11:00:00"}
-    _fails_naming(conf, "window start", "has no timezone")
-
-
-def test_window_ending_far_in_the_future_fails() -> None:
+def _future_window() -> dict[str, str]:
     start = datetime.now(tz=UTC) + timedelta(days=30)
-    _fails_naming({"start": iso(start), "end": iso(start + timedelta(hours=1))}, "after now")
+    return {"start": iso(start), "end": iso(start + timedelta(hours=1))}
+
+
+BAD_INPUT = {
+    "unknown table": ({"table": "ods.no_such_table"}, ["ods.no_such_table"]),
+    "unknown topic": ({"topic": "shop.no_such_topic"}, ["shop.no_such_topic"]),
+    "unknown group": ({"group": "rtp-no-such-group"}, ["rtp-no-such-group"]),
+    "unknown job": ({"job": "no-such-ingest-job"}, ["no-such-ingest-job"]),
+    "naive datetimes": (
+        {"start": "2026-11-24T10:00:00", "end": "2026-11-24T11:00:00"},
+        ["window start", "has no timezone"],
+    ),
+    "window far in the future": ({}, ["after now"]),
+}
+
+
+def test_bad_input_fails_the_task_fast_naming_the_problem(tmp_path: Path) -> None:
+    """All cases run at once: each task fails within two minutes, its log naming the problem."""
+    began = time.monotonic()
+    runs = {}
+    for i, (case, (conf, _)) in enumerate(BAD_INPUT.items()):
+        window = _future_window() if case == "window far in the future" else _past_window()
+        runs[case] = start_dag(DAG_FILE, "rtp_it_complete_named", {**window, **conf}, tmp_path / f"{i}.log")
+    for i, (case, (_, needles)) in enumerate(BAD_INPUT.items()):
+        code = runs[case].wait(timeout=240)
+        log = (tmp_path / f"{i}.log").read_text()
+        assert code != 0 or "state=failed" in log, f"{case}: the task did not fail\n{log[-3000:]}"
+        assert "state=success" not in log, case
+        for needle in needles:
+            assert needle in log, f"{case}: {needle!r} not in the failure:\n{log[-3000:]}"
+    assert time.monotonic() - began < 180, "bad input must fail fast, not wait"
