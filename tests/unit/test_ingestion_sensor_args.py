@@ -1,0 +1,115 @@
+"""The completeness sensor's arguments, the check's serialisation and the evaluator's error triage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from confluent_kafka import KafkaError as CKafkaError
+from confluent_kafka import KafkaException
+
+from airflow_provider_rtp.assets import partition_key, table_asset
+from airflow_provider_rtp.completeness import InvalidPolicyError, InvalidWindowError, Policy, Window
+from airflow_provider_rtp.completeness_check import (
+    CompletenessCheck,
+    check_window,
+    is_transient,
+    kafka_client_config,
+)
+from airflow_provider_rtp.evaluation import Pipeline
+from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkJobNotFound, KafkaError
+from airflow_provider_rtp.sensors.ingestion import IngestionCompleteSensor, resolve_pipeline
+from airflow_provider_rtp.triggers.ingestion import IngestionCompleteEventTrigger, IngestionCompleteTrigger
+
+PIPELINE = Pipeline(
+    "ods.orders", ("shop.orders",), "rtp-ods-orders", "ods-orders-ingest", "shop-cdc", "shop.hb"
+)
+
+
+def test_negative_lateness_fails_when_the_dag_is_parsed() -> None:
+    with pytest.raises(InvalidPolicyError, match="allowed_lateness must not be negative"):
+        IngestionCompleteSensor(task_id="t", table="ods.orders", pipeline=PIPELINE, allowed_lateness=-60)
+
+
+def test_unknown_job_down_behaviour_is_named() -> None:
+    with pytest.raises(InvalidPolicyError, match="on_job_down"):
+        IngestionCompleteSensor(task_id="t", table="ods.orders", pipeline=PIPELINE, on_job_down="retry")
+
+
+def test_sensor_emits_the_table_asset_and_accepts_seconds() -> None:
+    sensor = IngestionCompleteSensor(
+        task_id="t", table="ods.orders", pipeline=PIPELINE, allowed_lateness=120, deferrable=False
+    )
+    assert sensor.policy.allowed_lateness == timedelta(minutes=2)
+    assert [o.name for o in sensor.outlets] == ["lake.ods.orders"]
+    assert "window_start" in sensor.template_fields and "table" in sensor.template_fields
+
+
+def test_pipeline_resolution_names_what_is_missing(tmp_path) -> None:
+    with pytest.raises(ValueError, match="also give group, ingestion_job"):
+        resolve_pipeline("ods.orders", topics=["shop.orders"])
+    yaml = tmp_path / "p.yaml"
+    yaml.write_text("pipelines:\n  ods.other:\n    topics: [t]\n    group: g\n    ingestion_job: j\n")
+    with pytest.raises(ValueError, match=r"'ods\.orders' is not declared .*ods\.other"):
+        resolve_pipeline("ods.orders", pipelines_file=str(yaml))
+    with pytest.raises(ValueError, match="declared for table"):
+        resolve_pipeline("ods.x", pipeline=PIPELINE)
+
+
+def test_check_round_trips_through_trigger_kwargs() -> None:
+    check = CompletenessCheck(PIPELINE, Policy(allowed_lateness=timedelta(seconds=90)), kafka_conn_id="k")
+    assert CompletenessCheck.from_dict(check.to_dict()) == check
+    window = Window(datetime(2026, 11, 24, 10, tzinfo=UTC), datetime(2026, 11, 24, 11, tzinfo=UTC))
+    trigger = IngestionCompleteTrigger(check=check.to_dict(), window=window.to_dict(), poke_interval=5)
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_rtp.triggers.ingestion.IngestionCompleteTrigger"
+    assert IngestionCompleteTrigger(**kwargs).serialize() == (path, kwargs)
+    watcher = IngestionCompleteEventTrigger(check=check.to_dict(), start="2026-11-24T00:00:00Z", every=3600)
+    assert IngestionCompleteEventTrigger(**watcher.serialize()[1]).serialize() == watcher.serialize()
+
+
+def test_event_trigger_refuses_a_bad_start_or_length() -> None:
+    check = CompletenessCheck(PIPELINE).to_dict()
+    with pytest.raises(ValueError, match="every > 0"):
+        IngestionCompleteEventTrigger(check=check, start="2026-11-24T00:00:00Z", every=0)
+
+
+def test_partition_key_is_the_window_start_in_the_mappers_format() -> None:
+    window = Window(datetime(2026, 11, 24, 10, tzinfo=UTC), datetime(2026, 11, 24, 11, tzinfo=UTC))
+    assert partition_key(window) == "2026-11-24T10:00:00"
+    assert table_asset("ods.orders").uri == "iceberg://lake/ods/orders"
+    with pytest.raises(ValueError):
+        table_asset("orders")
+
+
+def test_window_far_ahead_is_refused_before_any_io() -> None:
+    now = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    with pytest.raises(InvalidWindowError, match="after now"):
+        check_window(Window(now + timedelta(days=2), now + timedelta(days=2, hours=1)), Policy(), now)
+    check_window(Window(now, now + timedelta(hours=1)), Policy(), now)
+
+
+class _Conn:
+    def __init__(self, extra: dict, host: str | None = None, port: int | None = None) -> None:
+        self.extra_dejson, self.host, self.port, self.conn_id = extra, host, port, "kafka_x"
+
+
+def test_kafka_config_from_an_official_kafka_connection() -> None:
+    config = kafka_client_config(
+        _Conn({"bootstrap.servers": "b:9092", "group.id": "g", "security.protocol": "SSL"})
+    )
+    assert config == {"bootstrap.servers": "b:9092", "security.protocol": "SSL"}
+    assert kafka_client_config(_Conn({}, host="h", port=9093))["bootstrap.servers"] == "h:9093"
+    with pytest.raises(ValueError, match=r"bootstrap\.servers"):
+        kafka_client_config(_Conn({}))
+
+
+def test_restarting_systems_are_transient_bad_names_are_not() -> None:
+    assert is_transient(FlinkConnectionError("refused"))
+    down = KafkaError("list_offsets failed")
+    down.__cause__ = KafkaException(CKafkaError(CKafkaError._ALL_BROKERS_DOWN))
+    assert is_transient(down)
+    missing = KafkaError("topic 'x' does not exist")
+    missing.__cause__ = KafkaException(CKafkaError(CKafkaError.UNKNOWN_TOPIC_OR_PART))
+    assert not is_transient(missing)
+    assert not is_transient(FlinkJobNotFound("no job"))
