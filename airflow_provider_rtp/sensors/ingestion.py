@@ -274,6 +274,10 @@ class IngestionCompleteSensor(BaseSensorOperator):
 
     def _announce(self, context: Context, window: Window, xcom: dict[str, Any]) -> None:
         asset = table_asset(self.table, self.catalog_name)
+        if asset.name not in {getattr(o, "name", None) for o in self.outlets}:
+            # A templated table is known only now, too late to declare it as an outlet.
+            self.log.warning("%s is not an outlet of this task: no asset event emitted", asset.name)
+            return
         event = context["outlet_events"][asset]
         event.add_partitions(partition_key(window))
         event.extra.update(
