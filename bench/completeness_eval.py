@@ -558,7 +558,7 @@ def main() -> None:
         versions = {
             "kafka_broker": versions_env()["KAFKA_VERSION"],
             "flink": versions_env()["FLINK_VERSION"],
-            "confluent_kafka": confluent_kafka.version()[0],
+            "confluent_kafka": confluent_kafka.__version__,
             "librdkafka": confluent_kafka.libversion()[0],
             "pyiceberg": pyiceberg.__version__,
         }

@@ -3,7 +3,8 @@
 Both run :func:`~airflow_provider_rtp.completeness_check.run_check`, the sensor's
 evaluator, in a worker thread (its Kafka, Flink and catalog clients are
 synchronous) after fetching connections asynchronously, so the event loop is
-never blocked.
+never blocked. Clients, evaluation slots and identical evaluations are shared by
+the triggers of one process (:mod:`airflow_provider_rtp.triggers._shared`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 from airflow_provider_rtp.assets import DecisionStore, partition_key
 from airflow_provider_rtp.completeness import CompletenessError, Verdict, Window
 from airflow_provider_rtp.completeness._time import parse_utc, to_iso
-from airflow_provider_rtp.completeness_check import CheckClients, CheckResult, CompletenessCheck, run_check
+from airflow_provider_rtp.completeness_check import CheckClients, CheckResult, CompletenessCheck
 from airflow_provider_rtp.exceptions import RtpError
+from airflow_provider_rtp.triggers import _shared
 
 __all__ = ["IngestionCompleteEventTrigger", "IngestionCompleteTrigger"]
 
@@ -30,15 +32,24 @@ _MODULE = "airflow_provider_rtp.triggers.ingestion"
 _EVENT_FLUSH_DELAY = 3.0
 
 
-async def _clients(check: CompletenessCheck) -> CheckClients:
+async def _connect(check: CompletenessCheck) -> CheckClients:
     connections = {conn_id: await BaseHook.aget_connection(conn_id) for conn_id in set(check.conn_ids)}
     return CheckClients(check, connections)
+
+
+async def _clients(check: CompletenessCheck) -> CheckClients:
+    """Clients shared by every trigger of this process on the same connections (see ``_shared``)."""
+    return await _shared.acquire_clients(check, _connect)
+
+
+async def _release(check: CompletenessCheck, clients: CheckClients) -> None:
+    await _shared.release_clients(check, clients)
 
 
 async def _evaluate(
     check: CompletenessCheck, window: Window, clients: CheckClients, persisted: Any
 ) -> CheckResult:
-    return await asyncio.to_thread(run_check, check, window, clients, persisted=persisted)
+    return await _shared.evaluate(check, window, clients, persisted)
 
 
 class IngestionCompleteTrigger(BaseTrigger):
@@ -90,7 +101,7 @@ class IngestionCompleteTrigger(BaseTrigger):
                     return
                 await asyncio.sleep(self.poke_interval)
         finally:
-            await asyncio.to_thread(clients.close)
+            await _release(check, clients)
 
 
 class IngestionCompleteEventTrigger(BaseEventTrigger):
@@ -188,7 +199,7 @@ class IngestionCompleteEventTrigger(BaseEventTrigger):
                 await asyncio.sleep(_EVENT_FLUSH_DELAY)
                 await state.aset(f"{prefix}/next_start", to_iso(window.end))
         finally:
-            await asyncio.to_thread(clients.close)
+            await _release(check, clients)
 
 
 def _payload(result: CheckResult) -> dict[str, Any]:
