@@ -64,6 +64,7 @@ from airflow_provider_rtp.evaluation import Pipeline
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState, SqlGatewayClient
 from airflow_provider_rtp.kafka import KafkaLagReader
 from bench._results import write_results
+from bench.kafka_lag import CountingAdmin
 from tests.stack import flink_rest_url, host, kafka_bootstrap, port, sql_gateway_url, stack_env
 
 RECORDS_PER_PARTITION = 20
@@ -76,6 +77,17 @@ def versions_env() -> dict[str, str]:
 
     lines = (REPO / "stack" / "versions.env").read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def stack_versions() -> dict[str, str]:
+    """The versions the completeness benchmarks depend on."""
+    return {
+        "kafka_broker": versions_env()["KAFKA_VERSION"],
+        "flink": versions_env()["FLINK_VERSION"],
+        "confluent_kafka": confluent_kafka.__version__,
+        "librdkafka": confluent_kafka.libversion()[0],
+        "pyiceberg": pyiceberg.__version__,
+    }
 
 
 # -- building the world ------------------------------------------------------------------------
@@ -268,25 +280,6 @@ def _read_text(location: str) -> str:
 
 
 # -- measuring -------------------------------------------------------------------------------
-
-
-class CountingAdmin:
-    """Counts the admin calls the reader makes; each is one batched request per broker involved."""
-
-    def __init__(self, admin: AdminClient) -> None:
-        self._admin = admin
-        self.calls: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._admin, name)
-        if not callable(attr) or name == "poll":
-            return attr
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] += 1
-            return attr(*args, **kwargs)
-
-        return counted
 
 
 class Size:
@@ -555,13 +548,7 @@ def main() -> None:
             total = figures["round_trips_total"][label]
             print(f"round trips {label:<34} {total[0]}..{total[1]} (min..max of 3): {json.dumps(rt)}")
         print(f"round trips grow with partitions and snapshots: {figures['round_trips_grow_with_size']}")
-        versions = {
-            "kafka_broker": versions_env()["KAFKA_VERSION"],
-            "flink": versions_env()["FLINK_VERSION"],
-            "confluent_kafka": confluent_kafka.__version__,
-            "librdkafka": confluent_kafka.libversion()[0],
-            "pyiceberg": pyiceberg.__version__,
-        }
+        versions = stack_versions()
         print(f"wrote {write_results(__file__, figures, versions)}")
     finally:
         cleanup(cat, namespace, tables, topics, rest, job_id)

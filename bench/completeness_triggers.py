@@ -264,11 +264,8 @@ def main() -> None:
     for conn in ("AIRFLOW_CONN_RTP_DEFAULT", "AIRFLOW_CONN_KAFKA_DEFAULT", "AIRFLOW_CONN_ICEBERG_DEFAULT"):
         if conn not in os.environ:
             raise SystemExit(f"{conn} is not set: run this from `./dev shell`")
-    import confluent_kafka
-    import pyiceberg
-
     from bench._results import write_results
-    from bench.completeness_eval import versions_env
+    from bench.completeness_eval import stack_versions
 
     base_ms = (int(time.time()) // 60 - 60) * MINUTE_MS
     world: dict[str, Any] = {"topics": [], "tables": [], "job_id": None, "namespace": None}
@@ -328,13 +325,7 @@ def main() -> None:
         )
         for line in errors:
             print(f"triggerer log: {line}")
-        versions = {
-            "kafka_broker": versions_env()["KAFKA_VERSION"],
-            "flink": versions_env()["FLINK_VERSION"],
-            "confluent_kafka": confluent_kafka.__version__,
-            "librdkafka": confluent_kafka.libversion()[0],
-            "pyiceberg": pyiceberg.__version__,
-        }
+        versions = stack_versions()
         print(f"wrote {write_results(__file__, figures, versions)}")
     finally:
         stop.set()

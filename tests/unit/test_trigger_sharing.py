@@ -60,6 +60,14 @@ class Recorder:
         return CheckResult(window=window, verdict=Verdict.WAITING, report=f"{window.label()} waiting")
 
 
+async def _fill_slots(check: CompletenessCheck, clients: Any) -> list[asyncio.Task[CheckResult]]:
+    """One evaluation per slot, each of another window, held until the recorder is released."""
+    n = _shared.MAX_CONCURRENT_EVALUATIONS
+    busy = [asyncio.create_task(_shared.evaluate(check, _window(i), clients, None)) for i in range(n)]
+    await asyncio.sleep(0.05)
+    return busy
+
+
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     rec = Recorder()
@@ -118,9 +126,7 @@ def test_evaluations_are_bounded_and_identical_waiting_ones_share_one_run(record
     async def main() -> None:
         check, clients = _check(), FakeClients()
         n = _shared.MAX_CONCURRENT_EVALUATIONS
-        # n different windows fill every slot; then 5 asks for one more window share one run.
-        busy = [asyncio.create_task(_shared.evaluate(check, _window(i), clients, None)) for i in range(n)]
-        await asyncio.sleep(0.05)
+        busy = await _fill_slots(check, clients)  # then 5 asks for one more window share one run
         same = [asyncio.create_task(_shared.evaluate(check, _window(99), clients, None)) for _ in range(5)]
         await asyncio.sleep(0.05)
         assert recorder.running == n
@@ -142,9 +148,7 @@ def test_joiners_ask_again_when_the_leader_is_cancelled_before_reading(recorder:
 
     async def main() -> None:
         check, clients = _check(), FakeClients()
-        n = _shared.MAX_CONCURRENT_EVALUATIONS
-        busy = [asyncio.create_task(_shared.evaluate(check, _window(i), clients, None)) for i in range(n)]
-        await asyncio.sleep(0.05)
+        busy = await _fill_slots(check, clients)
         leader = asyncio.create_task(_shared.evaluate(check, _window(99), clients, None))
         await asyncio.sleep(0.01)
         joiner = asyncio.create_task(_shared.evaluate(check, _window(99), clients, None))
@@ -165,9 +169,7 @@ def test_cancelling_leader_and_joiners_together_ends_them_all(recorder: Recorder
 
     async def main() -> None:
         check, clients = _check(), FakeClients()
-        n = _shared.MAX_CONCURRENT_EVALUATIONS
-        busy = [asyncio.create_task(_shared.evaluate(check, _window(i), clients, None)) for i in range(n)]
-        await asyncio.sleep(0.05)
+        busy = await _fill_slots(check, clients)
         same = [asyncio.create_task(_shared.evaluate(check, _window(99), clients, None)) for _ in range(3)]
         await asyncio.sleep(0.05)
         for task in same:  # the triggerer stops them all at once
