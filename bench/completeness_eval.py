@@ -28,6 +28,7 @@ Figures go to bench/results/completeness_eval.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -569,6 +570,9 @@ def cleanup(
             cat.drop_table(table.identifier)
         finally:
             shutil.rmtree(urlparse(table.location).path, ignore_errors=True)
+    for table in tables[:1]:  # the namespace's folder in the warehouse, once its tables are gone
+        with contextlib.suppress(OSError):
+            Path(urlparse(table.location).path).parent.rmdir()
     try:
         if cat.namespace_exists(namespace):
             cat.drop_namespace(namespace)
