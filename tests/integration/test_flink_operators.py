@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState
+from tests.integration import dagrun
 from tests.integration.test_stack_flink import smoke_jar
 from tests.stack import flink_rest_url
 
@@ -114,5 +115,48 @@ def test_savepoint_stop_and_cancel_by_name(rest: FlinkRestClient) -> None:
         second = run_dag("rtp_it_flink_jar_skip", conf)
         cancelled = run_dag("rtp_it_flink_cancel", {"job_name": name})
         assert (cancelled["job_id"], cancelled["state"]) == (second["job_id"], "CANCELED")
+    finally:
+        _cancel(rest, name)
+
+
+def _parallelism(rest: FlinkRestClient, job_id: str) -> dict[str, int]:
+    return {v["name"]: v["parallelism"] for v in rest.job_details(job_id)["vertices"]}
+
+
+def test_sql_job_upgrade_rescale_cancel(rest: FlinkRestClient) -> None:
+    """One DAG run: submit, upgrade from a savepoint, rescale 1 -> 2 (savepoint + resubmit), cancel."""
+    name = f"it-op-sqlup-{uuid.uuid4().hex[:6]}"
+    dag_id = "rtp_it_flink_sql_upgrade_rescale_cancel"
+    try:
+        ok, log = dagrun.run_dag(DAG_FILE, dag_id, {"job_name": name})
+        assert ok, log[-4000:]
+        first, upgraded, rescaled, cancelled = (
+            dagrun.returned(dag_id, log, task) for task in ("submit", "upgrade", "rescale", "cancel")
+        )
+        assert first["action"] == "submitted"
+
+        # Upgrade: the old job stopped with a savepoint; the new one restored exactly that savepoint.
+        assert upgraded["action"] == "upgraded" and upgraded["job_id"] != first["job_id"]
+        assert rest.job_state(first["job_id"]) is JobState.FINISHED
+        savepoint = rest.http.request("GET", f"/jobs/{first['job_id']}/checkpoints")["latest"]["savepoint"]
+        restored = rest.checkpoints(upgraded["job_id"])
+        assert restored.restored_is_savepoint is True
+        assert restored.restored_id == int(savepoint["id"])
+        assert restored.restored_path.rstrip("/") == upgraded["restored_from"].rstrip("/")
+        assert savepoint["external_path"].rstrip("/") == upgraded["restored_from"].rstrip("/")
+
+        # Rescale: the default scheduler resubmits from a savepoint at the new parallelism.
+        assert rescaled["method"] == "savepoint" and rescaled["previous_job_id"] == upgraded["job_id"]
+        assert set(rescaled["before"].values()) == {1} and set(rescaled["after"].values()) == {2}
+        assert set(_parallelism(rest, upgraded["job_id"]).values()) == {1}
+        assert set(_parallelism(rest, rescaled["job_id"]).values()) == {2}
+        assert rest.job_details(rescaled["job_id"])["name"] == name
+        resaved = rest.http.request("GET", f"/jobs/{upgraded['job_id']}/checkpoints")["latest"]["savepoint"]
+        assert rest.checkpoints(rescaled["job_id"]).restored_id == int(resaved["id"])
+
+        # Cancel by name: the rescaled job, and no job of that name runs any more.
+        assert (cancelled["job_id"], cancelled["state"]) == (rescaled["job_id"], "CANCELED")
+        assert rest.job_state(rescaled["job_id"]) is JobState.CANCELED
+        assert rest.find_running_job(name) is None
     finally:
         _cancel(rest, name)

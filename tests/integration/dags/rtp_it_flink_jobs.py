@@ -11,6 +11,7 @@ from airflow_provider_rtp.operators.flink_lifecycle import (
     FlinkSavepointOperator,
     FlinkStopJobOperator,
 )
+from airflow_provider_rtp.operators.flink_scaling import FlinkRescaleOperator
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
@@ -26,18 +27,27 @@ for mode in ("skip", "upgrade"):
             flink_configuration={"execution.checkpointing.interval": "2s"},
         )
 
+SQL_JOB = {
+    "job_name": "{{ dag_run.conf['job_name'] }}",
+    "setup_sql": [
+        "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5')",
+        "CREATE TEMPORARY TABLE sink (id BIGINT) WITH ('connector' = 'blackhole')",
+    ],
+    "insert_sql": "INSERT INTO sink SELECT id FROM gen",
+    "session_properties": {"execution.checkpointing.interval": "2s"},
+}
+
 with DAG("rtp_it_flink_sql", schedule=None, start_date=START):
-    FlinkSqlJobOperator(
-        task_id="sql_job",
-        job_name="{{ dag_run.conf['job_name'] }}",
-        setup_sql=[
-            "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5')",
-            "CREATE TEMPORARY TABLE sink (id BIGINT) WITH ('connector' = 'blackhole')",
-        ],
-        insert_sql="INSERT INTO sink SELECT id FROM gen",
-        session_properties={"execution.checkpointing.interval": "2s"},
-        wait_for="checkpoint",
-    )
+    FlinkSqlJobOperator(task_id="sql_job", wait_for="checkpoint", **SQL_JOB)
+
+# One SQL job through its whole life: each step stops the previous job with a savepoint, which
+# needs every task running, hence the wait for a checkpoint.
+with DAG("rtp_it_flink_sql_upgrade_rescale_cancel", schedule=None, start_date=START):
+    submit = FlinkSqlJobOperator(task_id="submit", wait_for="checkpoint", **SQL_JOB)
+    upgrade = FlinkSqlJobOperator(task_id="upgrade", if_running="upgrade", wait_for="checkpoint", **SQL_JOB)
+    rescale = FlinkRescaleOperator(task_id="rescale", parallelism=2, **SQL_JOB)
+    cancel = FlinkCancelJobOperator(task_id="cancel", job_name=SQL_JOB["job_name"])
+    submit >> upgrade >> rescale >> cancel
 
 with DAG("rtp_it_flink_savepoint", schedule=None, start_date=START):
     FlinkSavepointOperator(task_id="savepoint", job_name="{{ dag_run.conf['job_name'] }}")
