@@ -60,6 +60,23 @@ def flink_error_text(response: requests.Response) -> list[str]:
     return [str(body)]
 
 
+_SERVER_SIDE = "<Exception on server side:"
+_WRAPPERS = ("java.util.concurrent.CompletionException: ", "java.util.concurrent.ExecutionException: ")
+
+
+def error_summary(errors: list[str]) -> str:
+    """One line saying what went wrong. Flink's HTTP 500 answers lead with "Internal server
+    error." and carry the server-side exception after it: its first line names the problem."""
+    for err in errors:
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        if len(lines) > 1 and lines[0].startswith(_SERVER_SIDE):
+            first = lines[1]
+            for wrapper in _WRAPPERS:
+                first = first.removeprefix(wrapper)
+            return first
+    return errors[0].splitlines()[0] if errors and errors[0].strip() else ""
+
+
 class JsonHttpClient:
     """One ``requests.Session`` per client; ``close()`` releases its connections."""
 
@@ -153,7 +170,7 @@ class JsonHttpClient:
                     attempts,
                 )
                 continue
-            summary = errors[0].splitlines()[0] if errors else resp.reason
+            summary = error_summary(errors) or resp.reason
             raise FlinkError(
                 f"{self.system} {method} {path} returned HTTP {resp.status_code}: {summary}\n"
                 + "\n".join(errors),

@@ -157,3 +157,21 @@ def test_checkpoint_stats_from_rest() -> None:
     assert (stats.latest_completed_id, stats.restored_id, stats.restored_is_savepoint) == (7, 3, True)
     empty = CheckpointStats.from_rest({"counts": {}, "latest": {"completed": None}})
     assert empty.latest_completed_id is None and empty.completed == 0
+
+
+def test_error_summary_names_the_server_side_exception(server: str) -> None:
+    trace = (
+        "<Exception on server side:\njava.util.concurrent.CompletionException: org.apache.flink.client."
+        "program.ProgramInvocationException: The program's entry point class 'com.x.Main' was not found"
+        "\n\tat org.apache.flink.Foo(Foo.java:1)\nCaused by: java.lang.ClassNotFoundException: com.x.Main\n"
+        "End of exception on server side>"
+    )
+    _Handler.script = [(500, {"errors": ["Internal server error.", trace]})]
+    with pytest.raises(FlinkError) as info:
+        _client(server).request("POST", "/jars/j/run", json={})
+    first = str(info.value).splitlines()[0]
+    assert first == (
+        "Flink POST /jars/j/run returned HTTP 500: org.apache.flink.client.program."
+        "ProgramInvocationException: The program's entry point class 'com.x.Main' was not found"
+    )
+    assert info.value.flink_errors == ["Internal server error.", trace]  # all of it, verbatim
