@@ -20,7 +20,7 @@ from airflow_provider_rtp.flink.models import CheckpointStats, JobState, JobSumm
 from airflow_provider_rtp.flink.rescale import scheduler_of
 from airflow_provider_rtp.flink.restore import RestorePoint, newest_restore_point, restore_points
 
-__all__ = ["FlinkRestClient", "jar_checksum"]
+__all__ = ["FlinkRestClient", "is_missing_jar", "jar_checksum"]
 
 # Uploaded jars are stored as "<uuid>_<name>"; we name them "<sha256[:16]>-<name>"
 # so an identical jar already on the cluster is found and reused.
@@ -34,6 +34,11 @@ def jar_checksum(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()[:_CHECKSUM_LEN]
+
+
+def is_missing_jar(exc: FlinkError, jar_id: str) -> bool:
+    """Whether running ``jar_id`` failed because the jar is gone (e.g. deleted by whoever uploaded it)."""
+    return any(jar_id in e and "does not exist" in e for e in exc.flink_errors)
 
 
 class FlinkRestClient:
@@ -288,8 +293,8 @@ class FlinkRestClient:
     def list_jars(self) -> list[dict[str, Any]]:
         return list(self.http.request("GET", "/jars").get("files", []))
 
-    def upload_jar(self, path: Path) -> tuple[str, bool]:
-        """Upload ``path`` unless a jar with the same content is already there.
+    def upload_jar(self, path: Path, *, reuse: bool = True) -> tuple[str, bool]:
+        """Upload ``path`` unless (with ``reuse``) a jar with the same content is already there.
 
         Returns ``(jar_id, uploaded)``; ``uploaded`` is False when an identical
         jar was reused and zero bytes were sent.
@@ -297,7 +302,7 @@ class FlinkRestClient:
         if not path.is_file():
             raise FileNotFoundError(f"jar file {str(path)!r} does not exist")
         stored_name = f"{jar_checksum(path)}-{path.name}"
-        for jar in self.list_jars():
+        for jar in self.list_jars() if reuse else ():
             if jar.get("name") == stored_name:
                 return str(jar["id"]), False
         with path.open("rb") as fh:

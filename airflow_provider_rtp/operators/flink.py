@@ -12,6 +12,7 @@ from airflow.sdk import BaseOperator, conf
 
 from airflow_provider_rtp.exceptions import FlinkError
 from airflow_provider_rtp.flink import JobState, statement_set
+from airflow_provider_rtp.flink.rest import is_missing_jar
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 from airflow_provider_rtp.links.flink import FlinkJobLink, persist_job_link
 from airflow_provider_rtp.triggers.flink import FlinkJobTrigger, job_event_result
@@ -196,7 +197,10 @@ class FlinkJarJobOperator(_FlinkSubmitOperator):
     """Run a JAR on a Flink session cluster, once per job name.
 
     The jar is uploaded only if the cluster has no jar with the same content
-    (checksum), and deleted after submission unless ``keep_jar``.
+    (checksum). A jar this task uploaded is deleted after submission unless
+    ``keep_jar``; a reused one is left to the submitter that uploaded it (which
+    may still be about to run it). If that submitter deletes it before this
+    task's run, the task uploads its own copy and runs that.
 
     :param job_name: the job's identity; set as ``pipeline.name``.
     :param jar: local path of the jar file.
@@ -243,23 +247,37 @@ class FlinkJarJobOperator(_FlinkSubmitOperator):
 
     def _submit(self, savepoint_path: str | None) -> dict[str, Any]:
         rest = self.hook.rest
-        jar_id, uploaded = rest.upload_jar(Path(self.jar))
+        path = Path(self.jar)
+        jar_id, uploaded = rest.upload_jar(path)
         self.log.info("Jar %s %s", jar_id, "uploaded" if uploaded else "already on the cluster (not re-sent)")
         try:
-            job_id = rest.run_jar(
-                jar_id,
-                entry_class=self.entry_class,
-                args=self.args,
-                parallelism=self.parallelism,
-                savepoint_path=savepoint_path,
-                allow_non_restored_state=self.allow_non_restored_state,
-                restore_mode=self.restore_mode,
-                flink_configuration={**self.flink_configuration, "pipeline.name": self.job_name},
-            )
+            try:
+                job_id = self._run(jar_id, savepoint_path)
+            except FlinkError as exc:
+                # A reused jar belongs to the submitter that uploaded it, which deletes it after its
+                # own run - possibly between our lookup and our run. Then send our own copy, once.
+                if uploaded or not is_missing_jar(exc, jar_id):
+                    raise
+                self.log.info("Jar %s was deleted by its uploader meanwhile: sending this task's own", jar_id)
+                jar_id, uploaded = rest.upload_jar(path, reuse=False)
+                job_id = self._run(jar_id, savepoint_path)
         finally:
-            if not self.keep_jar:
+            # Only the uploader deletes: another submitter may be about to run a jar we reused.
+            if uploaded and not self.keep_jar:
                 rest.delete_jar(jar_id)
         return {"job_id": job_id, "jar_id": jar_id}
+
+    def _run(self, jar_id: str, savepoint_path: str | None) -> str:
+        return self.hook.rest.run_jar(
+            jar_id,
+            entry_class=self.entry_class,
+            args=self.args,
+            parallelism=self.parallelism,
+            savepoint_path=savepoint_path,
+            allow_non_restored_state=self.allow_non_restored_state,
+            restore_mode=self.restore_mode,
+            flink_configuration={**self.flink_configuration, "pipeline.name": self.job_name},
+        )
 
 
 class FlinkSqlJobOperator(_FlinkSubmitOperator):

@@ -222,8 +222,8 @@ def test_fifty_submissions_leak_no_session_jar_or_connection(
 ) -> None:
     """Good and bad JAR and SQL submissions through the operators leave nothing behind.
 
-    SQL submissions run three at a time; JAR submissions one at a time, since concurrent
-    submitters of one jar share its upload (checksum dedup) and each deletes it after use.
+    SQL submissions run three at a time, JAR submissions one at a time (each takes a slot until
+    it is cancelled).
     """
     import shutil
     import zipfile
@@ -261,8 +261,8 @@ def test_fifty_submissions_leak_no_session_jar_or_connection(
             sessions.append(handle)
             return handle
 
-        def recording_upload(path: Path) -> tuple[str, bool]:
-            jar_id, uploaded = upload_jar(path)
+        def recording_upload(path: Path, **kwargs: Any) -> tuple[str, bool]:
+            jar_id, uploaded = upload_jar(path, **kwargs)
             jar_ids.append(jar_id)
             return jar_id, uploaded
 

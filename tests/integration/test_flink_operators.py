@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState
+from airflow_provider_rtp.flink.rest import jar_checksum
+from airflow_provider_rtp.operators.flink import FlinkJarJobOperator
 from tests.integration import dagrun
+from tests.integration.test_flink_lifecycle import _Ti
 from tests.integration.test_stack_flink import smoke_jar
 from tests.stack import flink_rest_url
 
@@ -160,3 +166,57 @@ def test_sql_job_upgrade_rescale_cancel(rest: FlinkRestClient) -> None:
         assert rest.find_running_job(name) is None
     finally:
         _cancel(rest, name)
+
+
+def test_submitters_sharing_one_jar_do_not_delete_it_under_each_other(
+    rest: FlinkRestClient, tmp_path: Path
+) -> None:
+    """Checksum dedup lets a second submitter reuse a jar another one uploaded and is about to run.
+
+    The reuser must not delete it; and when the uploader deletes it between the reuser's lookup
+    and its run, the reuser uploads its own copy instead of failing.
+    """
+    prefix = f"it-op-share-{uuid.uuid4().hex[:6]}"
+    jar = tmp_path / "share-smoke.jar"  # our own content: nobody else's submissions share it
+    shutil.copy(smoke_jar(), jar)
+    with zipfile.ZipFile(jar, "a") as zf:
+        zf.comment = prefix.encode()
+    stored_name = f"{jar_checksum(jar)}-{jar.name}"
+
+    def ours() -> set[str]:
+        return {j["id"] for j in rest.list_jars() if j["name"] == stored_name}
+
+    def submit(name: str, after_lookup: Any = None) -> dict[str, Any]:
+        op = FlinkJarJobOperator(
+            task_id="submit", job_name=name, jar=str(jar), args=["--name", name], wait_for="none"
+        )
+        if after_lookup is not None:
+            lookup = op.hook.rest.upload_jar
+
+            def upload(path: Path, **kwargs: Any) -> tuple[str, bool]:
+                jar_id, uploaded = lookup(path, **kwargs)
+                after_lookup(jar_id, uploaded)
+                return jar_id, uploaded
+
+            op.hook.rest.upload_jar = upload
+        return op.execute({"ti": _Ti()})
+
+    others, _ = rest.upload_jar(jar)  # the other submitter's upload, its run still to come
+    try:
+        first = submit(f"{prefix}-1")
+        assert first["jar_id"] == others
+        assert ours() == {others}, "the reusing task deleted a jar another submitter is about to run"
+
+        def uploader_finishes(jar_id: str, uploaded: bool) -> None:
+            if not uploaded:  # the other submitter ran and cleaned up right after our lookup
+                rest.delete_jar(jar_id)
+
+        second = submit(f"{prefix}-2", after_lookup=uploader_finishes)
+        assert second["jar_id"] != others
+        assert rest.job_details(second["job_id"])["name"] == f"{prefix}-2"
+        assert ours() == set()  # our own copy was deleted after our run
+    finally:
+        for jar_id in ours():
+            rest.delete_jar(jar_id)
+        for i in (1, 2):
+            _cancel(rest, f"{prefix}-{i}")
