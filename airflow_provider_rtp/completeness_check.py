@@ -11,6 +11,7 @@ same snapshot instead of being decided again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,8 +31,9 @@ from airflow_provider_rtp.completeness import (
     Window,
 )
 from airflow_provider_rtp.completeness._time import parse_utc, to_iso
-from airflow_provider_rtp.evaluation import Pipeline, evaluate, observe_table
+from airflow_provider_rtp.evaluation import Pipeline, evaluate
 from airflow_provider_rtp.exceptions import FlinkConnectionError, KafkaError, RtpError
+from airflow_provider_rtp.iceberg_metadata import read_snapshot_log
 
 __all__ = ["CheckClients", "CheckResult", "CompletenessCheck", "kafka_client_config", "run_check"]
 
@@ -152,6 +154,7 @@ class CheckResult:
     decision: Decision | None = None
     record: PersistedDecision | None = None  # set when complete
     snapshot_id: int | None = None
+    pipeline_key: str | None = None  # what was checked: a stored decision is reused only for the same
 
     @property
     def complete(self) -> bool:
@@ -174,7 +177,11 @@ class CheckResult:
         """What to persist for this window: the record and the target it was decided for."""
         if self.record is None or self.decision is None:
             raise CompletenessError("only a fresh complete decision is persisted")
-        return {**self.record.to_dict(), "target_time": to_iso(self.decision.target)}
+        return {
+            **self.record.to_dict(),
+            "target_time": to_iso(self.decision.target),
+            "pipeline": self.pipeline_key,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, for a trigger event."""
@@ -284,18 +291,33 @@ def _decide(check: CompletenessCheck, window: Window, clients: CheckClients, now
         decision=decision,
         record=record,
         snapshot_id=record.snapshot_id if record else None,
+        pipeline_key=pipeline_key(pipeline),
+    )
+
+
+def pipeline_key(pipeline: Pipeline) -> str:
+    """The pipeline a decision was taken for, as stored beside it."""
+    return json.dumps(
+        [
+            pipeline.table,
+            sorted(pipeline.topics),
+            pipeline.group,
+            pipeline.ingestion_job,
+            pipeline.cdc_job,
+            pipeline.heartbeat_topic,
+        ],
+        separators=(",", ":"),
     )
 
 
 def _reuse(check: CompletenessCheck, window: Window, clients: CheckClients, raw: Any) -> CheckResult | None:
     record = PersistedDecision.from_dict(raw)
-    if record.window != window:
-        return None
+    if record.window != window or raw.get("pipeline") != pipeline_key(check.pipeline):
+        return None  # another window, or decided for other topics, group or jobs: decide afresh
     decided_target = parse_utc(raw.get("target_time"), "target_time")
     if decided_target is None or decided_target < window.target(check.policy):
         return None  # decided under a smaller lateness or margin: it proves less than asked now
-    table = observe_table(clients.iceberg.load_table(check.pipeline.table), check.pipeline.table)
-    resolution = record.resolve(table)
+    resolution = record.resolve(read_snapshot_log(clients.iceberg, check.pipeline.table))
     note = ""
     if resolution.expired:
         note = f" (snapshot {record.snapshot_id} was expired; its descendant, main's head, is handed out)"
