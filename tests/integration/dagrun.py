@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,27 @@ def _command(
     return [str(exe), "dags", "test", dag_id, *date, "-f", str(dag_file), "-c", json.dumps(conf)], env
 
 
+_REGISTERED: set[Path] = set()
+_REGISTER_LOCK = threading.Lock()
+
+
+def register_dags(folder: Path) -> None:
+    """Write the folder's DAGs to the metadata DB once, before parallel runs would all insert them."""
+    with _REGISTER_LOCK:
+        if folder in _REGISTERED:
+            return
+        exe = Path(sys.executable).parent / "airflow"
+        env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
+        out = subprocess.run(
+            [str(exe), "dags", "reserialize"], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+        _REGISTERED.add(folder)
+
+
 def start_dag(dag_file: Path, dag_id: str, conf: dict, log_path: Path) -> subprocess.Popen:
     """Start a run in the background; its output goes to ``log_path``."""
+    register_dags(dag_file.parent)
     cmd, env = _command(dag_file, dag_id, conf)
     out = log_path.open("w")
     return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk import Connection
-from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient, NewPartitions
 
 from airflow_provider_rtp.completeness import Policy, Verdict, Window
 from airflow_provider_rtp.completeness_check import CheckClients, CheckResult, CompletenessCheck, run_check
@@ -305,25 +306,17 @@ def test_backfill_of_a_window_whose_offsets_retention_deleted(pp: PrivatePipelin
         watch.completes_within(60)
     finally:
         watch.close()
+    # What retention does to an old window, done at once: every record the group has consumed
+    # is deleted (DeleteRecords moves the log start up to the committed offset). Records past it,
+    # and with them the CDC job's transactional producer state, stay.
+    lag = watch.clients.kafka.group_lag(pp.group, [pp.topic])
+    cut = [TopicPartition(p.topic, p.partition, p.committed) for p in lag.partitions if p.committed]
+    assert cut, f"group {pp.group} committed nothing"
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap()})
-    # Segments roll every second and are deleted 15 s later: long after the job consumed them.
-    resource = ConfigResource("topic", pp.topic, set_config={"retention.ms": "15000", "segment.ms": "1000"})
-    admin.alter_configs([resource])[resource].result(timeout=30)
-    try:
-        deadline = time.monotonic() + 120
-        while True:  # a new record rolls the segment; retention deletes the old ones
-            pp.change(1)
-            lag = watch.clients.kafka.group_lag(pp.group, [pp.topic])
-            deleted = [p for p in lag.partitions if p.log_start > 0]
-            if deleted and all((p.committed or 0) >= p.log_start for p in deleted):
-                break
-            assert time.monotonic() < deadline, "retention deleted nothing within 120s"
-            time.sleep(3)
-    finally:
-        resource = ConfigResource(
-            "topic", pp.topic, set_config={"retention.ms": "-1", "segment.ms": "604800000"}
-        )
-        admin.alter_configs([resource])[resource].result(timeout=30)
+    for fut in admin.delete_records(cut).values():
+        fut.result(timeout=30)
+    after = {p.key: p for p in watch.clients.kafka.group_lag(pp.group, [pp.topic]).partitions}
+    assert all(after[(tp.topic, tp.partition)].log_start == tp.offset for tp in cut)
     backfill = Watch(pp, first)
     try:
         backfill.completes_within(60)
