@@ -5,7 +5,8 @@ from collections.abc import Iterator
 import pymysql
 import pytest
 
-from tests.stack import host, port, stack_env
+from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings
+from tests.stack import flink_rest_url, host, port, stack_env
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +28,11 @@ def mariadb() -> Iterator[pymysql.connections.Connection]:
     )
     yield conn
     conn.close()
+
+
+@pytest.fixture
+def rest() -> Iterator[FlinkRestClient]:
+    """A client of the stack's JobManager REST API."""
+    client = FlinkRestClient(HttpSettings(flink_rest_url()))
+    yield client
+    client.close()

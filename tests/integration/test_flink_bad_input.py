@@ -7,7 +7,6 @@ import json
 import re
 import socket
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -17,16 +16,9 @@ from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkError, Fl
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, SqlGatewayClient
 from tests.integration.dagrun import start_dag
 from tests.integration.test_stack_flink import smoke_jar
-from tests.stack import flink_rest_url, sql_gateway_url
+from tests.stack import sql_gateway_url
 
 BAD_DAGS = Path(__file__).parent / "dags" / "rtp_it_flink_bad_input.py"
-
-
-@pytest.fixture
-def rest() -> Iterator[FlinkRestClient]:
-    client = FlinkRestClient(HttpSettings(flink_rest_url()))
-    yield client
-    client.close()
 
 
 def test_missing_jar_file_is_named(rest: FlinkRestClient) -> None:

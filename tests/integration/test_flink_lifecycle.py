@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from airflow_provider_rtp.exceptions import FlinkError
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState, SqlGatewayClient
 from tests.integration.dagrun import RUN_ID, returned, run_dag
-from tests.integration.test_stack_flink import smoke_jar
+from tests.integration.test_stack_flink import cancel_by_name, smoke_jar
 from tests.stack import flink_rest_url, sql_gateway_url
 
 DAG_FILE = Path(__file__).parent / "dags" / "rtp_it_flink_lifecycle.py"
@@ -46,20 +45,6 @@ def link_of(dag_id: str, log: str) -> str:
     )
     with create_session() as session:
         return XComModel.deserialize_value(session.execute(query).scalar_one())
-
-
-@pytest.fixture
-def rest() -> Iterator[FlinkRestClient]:
-    client = FlinkRestClient(HttpSettings(flink_rest_url()))
-    yield client
-    client.close()
-
-
-def _cancel(rest: FlinkRestClient, name: str) -> None:
-    job = rest.find_running_job(name)
-    if job is not None:
-        rest.cancel(job.job_id)
-        rest.wait_for_state(job.job_id, [JobState.CANCELED], timeout=60)
 
 
 def _run_smoke(rest: FlinkRestClient, name: str, parallelism: int = 1) -> str:
@@ -146,7 +131,7 @@ def test_jar_job_rescale_diagnose_stop_resume(rest: FlinkRestClient) -> None:
 
         # Cancelled: the retained checkpoint is newer than the savepoint, so the resume uses it.
         rest.wait_for_checkpoint(resumed["job_id"], timeout=60)
-        _cancel(rest, name)
+        cancel_by_name(rest, name)
         latest = rest.checkpoints(resumed["job_id"]).latest_completed_path
         from_checkpoint, _ = run("rtp_it_flink_resume_jar", conf)
         assert from_checkpoint["restored_kind"] == "checkpoint"
@@ -154,7 +139,7 @@ def test_jar_job_rescale_diagnose_stop_resume(rest: FlinkRestClient) -> None:
         # Flink counts any restore from a given path as a savepoint restore; the path tells them apart.
         assert rest.checkpoints(from_checkpoint["job_id"]).restored_path == latest
     finally:
-        _cancel(rest, name)
+        cancel_by_name(rest, name)
 
 
 def test_sql_job_stop_and_resume(rest: FlinkRestClient) -> None:
@@ -174,7 +159,7 @@ def test_sql_job_stop_and_resume(rest: FlinkRestClient) -> None:
         assert rest.checkpoints(resumed["job_id"]).restored_path.rstrip("/") == savepoint.rstrip("/")
     finally:
         gateway.close()
-        _cancel(rest, name)
+        cancel_by_name(rest, name)
 
 
 def test_adaptive_only_requirements_fail_clearly_on_the_default_scheduler(rest: FlinkRestClient) -> None:
@@ -197,7 +182,7 @@ def test_adaptive_only_requirements_fail_clearly_on_the_default_scheduler(rest: 
             rest.set_resource_requirements(job_id, every)
         assert set(_parallelism(rest, job_id).values()) == {1}
     finally:
-        _cancel(rest, name)
+        cancel_by_name(rest, name)
 
 
 @pytest.mark.parametrize(

@@ -10,19 +10,15 @@ import subprocess
 import sys
 import uuid
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState
+from airflow_provider_rtp.flink import FlinkRestClient, JobState
 from airflow_provider_rtp.flink.rest import jar_checksum
 from airflow_provider_rtp.operators.flink import FlinkJarJobOperator
 from tests.integration import dagrun
 from tests.integration.test_flink_lifecycle import _Ti
-from tests.integration.test_stack_flink import smoke_jar
-from tests.stack import flink_rest_url
+from tests.integration.test_stack_flink import cancel_by_name, smoke_jar
 
 DAG_FILE = Path(__file__).parent / "dags" / "rtp_it_flink_jobs.py"
 RUN_ID = re.compile(r"DagRun Finished: dag_id=\S+, logical_date=[^,]+, run_id=([^,]+),")
@@ -54,20 +50,6 @@ def run_dag(dag_id: str, conf: dict) -> dict:
         return XComModel.deserialize_value(row)
 
 
-@pytest.fixture
-def rest() -> Iterator[FlinkRestClient]:
-    client = FlinkRestClient(HttpSettings(flink_rest_url()))
-    yield client
-    client.close()
-
-
-def _cancel(rest: FlinkRestClient, name: str) -> None:
-    job = rest.find_running_job(name)
-    if job is not None:
-        rest.cancel(job.job_id)
-        rest.wait_for_state(job.job_id, [JobState.CANCELED], timeout=60)
-
-
 def test_jar_job_submit_skip_upgrade(rest: FlinkRestClient) -> None:
     name = f"it-op-jar-{uuid.uuid4().hex[:6]}"
     conf = {"job_name": name, "jar": str(smoke_jar())}
@@ -88,7 +70,7 @@ def test_jar_job_submit_skip_upgrade(rest: FlinkRestClient) -> None:
         assert restored.restored_is_savepoint is True
         assert restored.restored_path.rstrip("/") == upgraded["restored_from"].rstrip("/")
     finally:
-        _cancel(rest, name)
+        cancel_by_name(rest, name)
     # The uploaded jar was deleted after each submission.
     assert {j["id"] for j in rest.list_jars()} <= jars_before
 
@@ -102,7 +84,7 @@ def test_sql_job_submit_then_skip(rest: FlinkRestClient) -> None:
         again = run_dag("rtp_it_flink_sql", {"job_name": name})
         assert (again["action"], again["job_id"]) == ("skipped", first["job_id"])
     finally:
-        _cancel(rest, name)
+        cancel_by_name(rest, name)
 
 
 def test_savepoint_stop_and_cancel_by_name(rest: FlinkRestClient) -> None:
@@ -122,7 +104,7 @@ def test_savepoint_stop_and_cancel_by_name(rest: FlinkRestClient) -> None:
         cancelled = run_dag("rtp_it_flink_cancel", {"job_name": name})
         assert (cancelled["job_id"], cancelled["state"]) == (second["job_id"], "CANCELED")
     finally:
-        _cancel(rest, name)
+        cancel_by_name(rest, name)
 
 
 def _parallelism(rest: FlinkRestClient, job_id: str) -> dict[str, int]:
@@ -165,7 +147,7 @@ def test_sql_job_upgrade_rescale_cancel(rest: FlinkRestClient) -> None:
         assert rest.job_state(rescaled["job_id"]) is JobState.CANCELED
         assert rest.find_running_job(name) is None
     finally:
-        _cancel(rest, name)
+        cancel_by_name(rest, name)
 
 
 def test_submitters_sharing_one_jar_do_not_delete_it_under_each_other(
@@ -219,4 +201,4 @@ def test_submitters_sharing_one_jar_do_not_delete_it_under_each_other(
         for jar_id in ours():
             rest.delete_jar(jar_id)
         for i in (1, 2):
-            _cancel(rest, f"{prefix}-{i}")
+            cancel_by_name(rest, f"{prefix}-{i}")

@@ -13,21 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState
+from airflow_provider_rtp.flink import FlinkRestClient, JobState
 from tests.integration.dagrun import returned, run_dag
 from tests.integration.test_stack_flink import smoke_jar
-from tests.stack import flink_rest_url
 
 DAG_FILE = Path(__file__).parent / "dags" / "rtp_it_flink_sensor.py"
 TRIGGER_RAN = "[DAG TEST] running trigger in line"
 MODES = ["sync", "deferred"]
-
-
-@pytest.fixture
-def rest() -> Iterator[FlinkRestClient]:
-    client = FlinkRestClient(HttpSettings(flink_rest_url()))
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -9,14 +9,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState, SqlGatewayClient
-from tests.stack import flink_rest_url, sql_gateway_url, stack_env
-
-
-@pytest.fixture
-def rest() -> Iterator[FlinkRestClient]:
-    client = FlinkRestClient(HttpSettings(flink_rest_url()))
-    yield client
-    client.close()
+from tests.stack import sql_gateway_url, stack_env
 
 
 @pytest.fixture
@@ -24,6 +17,14 @@ def gateway() -> Iterator[SqlGatewayClient]:
     client = SqlGatewayClient(HttpSettings(sql_gateway_url()))
     yield client
     client.close()
+
+
+def cancel_by_name(rest: FlinkRestClient, name: str) -> None:
+    """Cancel the RUNNING job called ``name``, if any, and wait until it is."""
+    job = rest.find_running_job(name)
+    if job is not None:
+        rest.cancel(job.job_id)
+        rest.wait_for_state(job.job_id, [JobState.CANCELED], timeout=60)
 
 
 def smoke_jar() -> Path:
