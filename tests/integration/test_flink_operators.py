@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import shutil
-import subprocess
-import sys
 import uuid
 import zipfile
 from pathlib import Path
@@ -21,33 +16,13 @@ from tests.integration.test_flink_lifecycle import _Ti
 from tests.integration.test_stack_flink import cancel_by_name, smoke_jar
 
 DAG_FILE = Path(__file__).parent / "dags" / "rtp_it_flink_jobs.py"
-RUN_ID = re.compile(r"DagRun Finished: dag_id=\S+, logical_date=[^,]+, run_id=([^,]+),")
 
 
 def run_dag(dag_id: str, conf: dict) -> dict:
     """Run the DAG with `airflow dags test` and return what its one task returned."""
-    exe = Path(sys.executable).parent / "airflow"
-    out = subprocess.run(
-        [str(exe), "dags", "test", dag_id, "-f", str(DAG_FILE), "-c", json.dumps(conf)],
-        env={**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent)},
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
-    log = out.stdout + out.stderr
-    assert out.returncode == 0 and "state=success" in log, log[-4000:]
-    run_id = RUN_ID.findall(log)[-1]
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        row = session.execute(
-            select(XComModel).where(
-                XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
-            )
-        ).scalar_one()
-        return XComModel.deserialize_value(row)
+    ok, log = dagrun.run_dag(DAG_FILE, dag_id, conf)
+    assert ok, log[-4000:]
+    return dagrun.returned(dag_id, log)
 
 
 def test_jar_job_submit_skip_upgrade(rest: FlinkRestClient) -> None:
