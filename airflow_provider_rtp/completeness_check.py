@@ -50,6 +50,21 @@ _TRANSIENT_KAFKA_CODES = {
     CKafkaError.COORDINATOR_LOAD_IN_PROGRESS,
     CKafkaError.NOT_COORDINATOR,
     CKafkaError.NETWORK_EXCEPTION,
+    # Leadership moving between brokers (a broker restarting): the client asks again.
+    CKafkaError.UNKNOWN_LEADER_EPOCH,
+    CKafkaError.FENCED_LEADER_EPOCH,
+    CKafkaError.OFFSET_NOT_AVAILABLE,
+    CKafkaError.BROKER_NOT_AVAILABLE,
+    CKafkaError.REPLICA_NOT_AVAILABLE,
+    CKafkaError.NOT_CONTROLLER,
+    CKafkaError.KAFKA_STORAGE_ERROR,
+}
+# Names that do not exist: never waited for, even when librdkafka flags them retriable.
+_MISSING_KAFKA_CODES = {
+    CKafkaError.UNKNOWN_TOPIC_OR_PART,
+    CKafkaError._UNKNOWN_TOPIC,
+    CKafkaError._UNKNOWN_PARTITION,
+    CKafkaError.GROUP_ID_NOT_FOUND,
 }
 # Completed checkpoints after which a running job has surely committed offsets for what it read.
 _CHECKPOINTS_BEFORE_GROUP_CHECK = 3
@@ -241,8 +256,10 @@ def is_transient(exc: BaseException) -> bool:
     cause = exc.__cause__
     if isinstance(exc, KafkaError) and cause is not None and cause.args:
         err = cause.args[0]
-        code = err.code() if hasattr(err, "code") else None
-        return code in _TRANSIENT_KAFKA_CODES
+        if not hasattr(err, "code"):
+            return False
+        code = err.code()
+        return code in _TRANSIENT_KAFKA_CODES or (code not in _MISSING_KAFKA_CODES and err.retriable())
     return False
 
 

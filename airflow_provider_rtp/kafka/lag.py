@@ -254,7 +254,9 @@ class KafkaLagReader:
                         pending.discard(key)
                         consumer.pause([TopicPartition(*key)])
                         continue
-                    raise KafkaError(f"reading {key[0]}[{key[1]}] failed: {msg.error()}")
+                    raise KafkaError(f"reading {key[0]}[{key[1]}] failed: {msg.error()}") from KafkaException(
+                        msg.error()
+                    )
                 found[key] = (msg.offset(), msg.timestamp()[1])
                 pending.discard(key)
                 consumer.pause([TopicPartition(*key)])
@@ -291,7 +293,9 @@ class KafkaLagReader:
                     if msg.error().code() == CKafkaError._PARTITION_EOF:
                         pending.discard(key)
                         continue
-                    raise KafkaError(f"reading {key[0]}[{key[1]}] failed: {msg.error()}")
+                    raise KafkaError(f"reading {key[0]}[{key[1]}] failed: {msg.error()}") from KafkaException(
+                        msg.error()
+                    )
                 if msg.offset() < end[key]:
                     ts = msg.timestamp()[1]
                     newest = ts if newest is None else max(newest, ts)
