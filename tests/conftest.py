@@ -29,7 +29,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "tests/integration/" in str(item.path).replace(os.sep, "/"):
             item.add_marker(pytest.mark.integration)
     # Tests that stop a shared service go last, so no other test runs against a recovering stack.
-    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+    # Long modules go first: parallel runs hand out work in this order, and one long test
+    # started last would keep the whole run waiting for it.
+    items.sort(key=lambda item: (item.get_closest_marker("disruptive") is not None, _rank(item)))
+
+
+# The modules whose tests take minutes (windows, checkpoints, task runs), longest first.
+LONG_MODULES = (
+    "test_completeness_faults.py",
+    "test_ingestion_sensor.py",
+    "test_flink_lifecycle.py",
+    "test_flink_operators.py",
+    "test_flink_sensor.py",
+    "test_cdc.py",
+    "test_ingestion_triggers.py",
+    "test_flink_bad_input.py",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    name = item.path.name
+    return LONG_MODULES.index(name) if name in LONG_MODULES else len(LONG_MODULES)
 
 
 @pytest.fixture(scope="session")

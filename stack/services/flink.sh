@@ -1,9 +1,12 @@
-# Flink session cluster: one JobManager, one TaskManager with 8 slots, and the
-# SQL Gateway. Assembled from PyPI's apache-flink (bin/, conf/) and
+# Flink session cluster: one JobManager, one TaskManager with FLINK_TM_SLOTS slots,
+# and the SQL Gateway. Assembled from PyPI's apache-flink (bin/, conf/) and
 # apache-flink-libraries (lib/, opt/, plugins/) plus connector jars from Maven
 # Central, all pinned in versions.env.
 
 FLINK_HOME="$RTP_CACHE/flink-$FLINK_VERSION"
+# The test suite runs side by side: the reference pipeline, private pipelines and
+# operator tests' jobs hold slots at once.
+FLINK_TM_SLOTS=16
 FLINK_JM_CONF="$CONF_DIR/flink"      # JobManager and SQL Gateway
 FLINK_TM_CONF="$CONF_DIR/flink-tm"   # TaskManager: same, but reports metrics to the second InfluxDB
 FLINK_STATE="$DATA_DIR/flink"
@@ -88,10 +91,10 @@ taskmanager:
     port: $FLINK_TM_RPC_PORT
   data:
     port: $FLINK_TM_DATA_PORT
-  numberOfTaskSlots: 8
+  numberOfTaskSlots: $FLINK_TM_SLOTS
   memory:
     process:
-      size: 3g
+      size: 4g
 blob:
   server:
     port: $FLINK_BLOB_PORT
@@ -186,12 +189,12 @@ flink_start() {
   local i slots=0
   for ((i = 0; i < 120; i++)); do
     slots="$(flink_overview slots-total)"; slots="${slots:-0}"
-    [ "$slots" -ge 8 ] && break
+    [ "$slots" -ge "$FLINK_TM_SLOTS" ] && break
     is_running flink-jobmanager || { tail -30 "$LOG_DIR/flink-jobmanager.out" >&2; die "flink jobmanager exited (log: $LOG_DIR/flink)"; }
     is_running flink-taskmanager || { tail -30 "$LOG_DIR/flink-taskmanager.out" >&2; die "flink taskmanager exited (log: $LOG_DIR/flink)"; }
     sleep 1
   done
-  [ "$slots" -ge 8 ] || die "flink taskmanager did not register 8 slots within 120s (log: $LOG_DIR/flink)"
+  [ "$slots" -ge "$FLINK_TM_SLOTS" ] || die "flink taskmanager did not register $FLINK_TM_SLOTS slots within 120s (log: $LOG_DIR/flink; a TaskManager started with fewer slots keeps them until stack/rtp-stack down)"
   if ! is_running flink-sql-gateway; then
     ensure_port_free "$FLINK_SQL_GATEWAY_PORT" "flink sql gateway"
     flink_run flink-sql-gateway "$FLINK_JM_CONF" sql-gateway.sh

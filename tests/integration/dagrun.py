@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -28,15 +29,19 @@ _REGISTER_LOCK = threading.Lock()
 
 
 def register_dags(folder: Path) -> None:
-    """Write the folder's DAGs to the metadata DB once, before parallel runs would all insert them."""
+    """Write the folder's DAGs to the metadata DB once per test process, before parallel runs
+    would all insert them. Test processes running side by side take turns (a file lock)."""
     with _REGISTER_LOCK:
         if folder in _REGISTERED:
             return
-        exe = Path(sys.executable).parent / "airflow"
-        env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
-        out = subprocess.run(
-            [str(exe), "dags", "reserialize"], env=env, capture_output=True, text=True, timeout=300
-        )
+        lock_file = Path(os.environ.get("AIRFLOW_HOME", "/tmp")) / "register-dags.lock"
+        with lock_file.open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            exe = Path(sys.executable).parent / "airflow"
+            env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
+            out = subprocess.run(
+                [str(exe), "dags", "reserialize"], env=env, capture_output=True, text=True, timeout=300
+            )
         assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
         _REGISTERED.add(folder)
 
@@ -53,6 +58,7 @@ def run_dag(
     dag_file: Path, dag_id: str, conf: dict, *, timeout: float = 400, logical_date: str | None = None
 ) -> tuple[bool, str]:
     """Run the DAG to its end: (succeeded, log)."""
+    register_dags(dag_file.parent)
     cmd, env = _command(dag_file, dag_id, conf, logical_date)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     log = out.stdout + out.stderr

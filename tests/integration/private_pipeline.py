@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import random
 import re
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -99,6 +100,15 @@ class PrivatePipeline:
     def state_dir(self) -> Path:
         return Path(stack_env()["RTP_STATE"]) / "data" / "it-pipelines" / self.tag
 
+    def _cdc_jar(self) -> Path:
+        """The CDC jar under this pipeline's own name: an upload is found again by name and
+        checksum, so pipelines starting side by side never delete each other's upload."""
+        own = self.state_dir() / f"{self.tag}-cdc.jar"
+        if not own.exists():
+            own.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(cdc_jar(), own)
+        return own
+
     # -- lifecycle -------------------------------------------------------
     def up(self) -> PrivatePipeline:
         self._schema()
@@ -165,7 +175,7 @@ class PrivatePipeline:
             "--checkpoint-dir", f"file://{self.state_dir()}/checkpoints/cdc",
         ]  # fmt: skip
         with self.rest() as rest:
-            jar_id, _ = rest.upload_jar(cdc_jar())
+            jar_id, _ = rest.upload_jar(self._cdc_jar())
             try:
                 self.cdc_job_id = rest.run_jar(
                     jar_id, entry_class=CDC_MAIN, args=args, parallelism=1, savepoint_path=savepoint

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,11 +30,20 @@ def cancel_by_name(rest: FlinkRestClient, name: str) -> None:
         rest.wait_for_state(job.job_id, [JobState.CANCELED], timeout=60)
 
 
+@functools.cache
 def smoke_jar() -> Path:
+    """The smoke job's jar, under a name of this test process's own.
+
+    Uploads are found again by name and checksum: tests running side by side in other
+    processes neither reuse this process's upload nor delete it under its feet.
+    """
     for root in (stack_env()["RTP_STATE"], stack_env()["RTP_CACHE"]):
         found = sorted(Path(root, "jobs").glob("*smoke*.jar"))
         if found:
-            return found[-1]
+            own = Path(stack_env()["RTP_STATE"], "data", "it-jars", f"smoke-{os.getpid()}.jar")
+            own.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(found[-1], own)
+            return own
     raise AssertionError("smoke job jar not built: run stack/rtp-stack pipeline up")
 
 

@@ -481,7 +481,9 @@ def test_flink_settings_equal_the_native_stacks() -> None:
     module = native_flink_module()
     match = re.search(r"config\.yaml\" <<(\w+)\n(.*?)\n\1\n", module.read_text(), re.S)
     assert match, f"{module} no longer writes config.yaml from a here-document"
-    native = _flatten(yaml.safe_load(_expand(match.group(2), stack_env() | versions())))
+    # The module's own constants (e.g. FLINK_TM_SLOTS=16) are expanded like the stack's env.
+    constants = dict(re.findall(r"(?m)^([A-Z][A-Z0-9_]*)=([\w.-]+)$", module.read_text()))
+    native = _flatten(yaml.safe_load(_expand(match.group(2), stack_env() | versions() | constants)))
 
     def comparable(settings: dict[str, str]) -> dict[str, str]:
         # Addresses, ports and paths differ by design; the rest must agree, both ways. The JVM
@@ -715,7 +717,7 @@ def test_flink_processes_share_image_state_and_configuration() -> None:
         host = p["metrics.reporter.influxdb.host"]
         assert services()[host]["image"].startswith("influxdb:"), f"{name} reports to {host}"
         assert int(p["metrics.reporter.influxdb.port"]) in container_ports(host)
-    assert props["taskmanager"]["taskmanager.numberOfTaskSlots"] == "8"
+    assert props["taskmanager"]["taskmanager.numberOfTaskSlots"] == "16"
     # As in the native stack: JobManager metrics to shard 1, TaskManager metrics to shard 2.
     assert props["jobmanager"]["metrics.reporter.influxdb.host"] == "influxdb1"
     assert props["taskmanager"]["metrics.reporter.influxdb.host"] == "influxdb2"

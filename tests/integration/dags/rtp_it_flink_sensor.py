@@ -48,8 +48,9 @@ for mode, deferrable in (("sync", False), ("deferred", True)):
 
     # Submit without waiting, then let the sensor wait for RUNNING and the first checkpoint.
     with DAG(f"rtp_it_flink_submit_then_sense_{mode}", schedule=None, start_date=START):
-        # The interval is long enough that the sensor's first look comes before the first checkpoint.
-        submit = datagen_job("submit", "8s", wait_for="none")
+        # The interval is long enough that the sensor's first look comes before the first checkpoint,
+        # also on a machine busy with other tests.
+        submit = datagen_job("submit", "20s", wait_for="none")
         submit >> FlinkJobSensor(task_id="sense", deferrable=deferrable, **sense_checkpointed)
 
     # A job that fails at runtime: the sensor must fail with Flink's root cause, not wait. It waits
