@@ -52,6 +52,27 @@ def _rank(item: pytest.Item) -> int:
     return LONG_MODULES.index(name) if name in LONG_MODULES else len(LONG_MODULES)
 
 
+# Parallel runs (pytest-xdist, see ./dev test): a test class is one unit of work (its tests
+# run in order in one process, e.g. on one private pipeline), so is a module listed here
+# (its tests share a module fixture); every other test is a unit of its own.
+ONE_UNIT_MODULES = ("test_cdc.py",)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path, _, rest = nodeid.partition("::")
+            if path.rsplit("/", 1)[-1] in ONE_UNIT_MODULES:
+                return path
+            if "::" in rest:  # Class::test
+                return f"{path}::{rest.split('::', 1)[0]}"
+            return nodeid
+
+    return UnitScheduling(config, log)
+
+
 @pytest.fixture(scope="session")
 def stack() -> None:
     """The local stack must be up. Under CI a down stack fails the test instead of skipping it."""

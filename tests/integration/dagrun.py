@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -54,15 +56,87 @@ def start_dag(dag_file: Path, dag_id: str, conf: dict, log_path: Path) -> subpro
     return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
+class _Runner:
+    """A ``tests.integration.dag_runner`` process: `airflow dags test` without restarting Airflow."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.dag_runner"],
+            env=env,
+            cwd=Path(__file__).parents[2],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, request: dict, timeout: float) -> int:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        answer: list[str] = []
+        reader = threading.Thread(target=lambda: answer.append(self.proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if reader.is_alive():
+            self.proc.kill()
+            raise subprocess.TimeoutExpired(request["dag_id"], timeout)
+        if not answer or not answer[0]:
+            raise RuntimeError(f"the DAG runner exited with {self.proc.wait()} (log: {request['log']})")
+        return int(json.loads(answer[0])["exit"])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+# Idle runners by their Airflow configuration (AIRFLOW__* variables are read when Airflow
+# starts; the rest of the environment, e.g. AIRFLOW_CONN_*, is passed with each run).
+_IDLE: dict[frozenset[tuple[str, str]], list[_Runner]] = {}
+_IDLE_LOCK = threading.Lock()
+
+
 def run_dag(
     dag_file: Path, dag_id: str, conf: dict, *, timeout: float = 400, logical_date: str | None = None
 ) -> tuple[bool, str]:
-    """Run the DAG to its end: (succeeded, log)."""
+    """Run the DAG to its end, as `airflow dags test` does: (succeeded, log).
+
+    Runs go to an idle runner process of this test process (one more is started when all
+    are busy), so Airflow starts once per process rather than once per run.
+    """
     register_dags(dag_file.parent)
-    cmd, env = _command(dag_file, dag_id, conf, logical_date)
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    log = out.stdout + out.stderr
-    return out.returncode == 0 and "state=success" in log, log
+    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)}
+    config = frozenset((k, v) for k, v in env.items() if k.startswith("AIRFLOW__"))
+    with _IDLE_LOCK:
+        idle = _IDLE.setdefault(config, [])
+        runner = idle.pop() if idle else None
+    if runner is None or runner.proc.poll() is not None:
+        runner = _Runner(env)
+    with tempfile.NamedTemporaryFile("r", prefix=f"{dag_id}-", suffix=".log") as log_file:
+        request = {
+            "dag_id": dag_id,
+            "dag_file": str(dag_file),
+            "conf": conf,
+            "logical_date": logical_date,
+            "log": log_file.name,
+            "env": env,
+        }
+        code = runner.run(request, timeout)
+        log = Path(log_file.name).read_text()
+    with _IDLE_LOCK:
+        _IDLE[config].append(runner)
+    return code == 0 and "state=success" in log, log
+
+
+@atexit.register
+def _close_runners() -> None:
+    for runners in _IDLE.values():
+        for runner in runners:
+            runner.close()
 
 
 def returned(dag_id: str, log: str, task_id: str | None = None) -> Any:

@@ -33,8 +33,6 @@ CHECKPOINT_MS = 2000
 # Acceptance: a heartbeat is visible within 2 heartbeat intervals + 1 checkpoint interval.
 HEARTBEAT_DEADLINE = timedelta(seconds=2 * HEARTBEAT_S, milliseconds=CHECKPOINT_MS)
 CDC_MAIN = "rtp.jobs.cdc.ShopCdcJob"
-# One test process runs them all: they share one CDC job (the module fixture).
-pytestmark = pytest.mark.xdist_group("cdc")
 
 
 @dataclass

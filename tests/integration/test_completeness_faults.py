@@ -222,9 +222,8 @@ def _pid(name: str) -> int:
     return int(Path(stack_env()["RTP_STATE"], "run", f"{name}.pid").read_text().strip())
 
 
-# Each class is one unit of parallel test runs (pytest-xdist --dist loadgroup): the test
-# process running it sets up its own private pipeline.
-@pytest.mark.xdist_group("faults-job")
+# Each class is one unit of parallel test runs (tests/conftest.py): the test process
+# running it sets up its own private pipeline.
 class TestIngestionJobFaults:
     """The ingestion job stops, restarts or cannot checkpoint."""
 
@@ -300,7 +299,6 @@ class TestIngestionJobFaults:
             pp.start_ingest(savepoint=pp.stop_with_savepoint(pp.ingest_job_id))
 
 
-@pytest.mark.xdist_group("faults-source")
 class TestSourceAndKafkaFaults:
     """The CDC side goes quiet or stops; Kafka holds back, retains or wraps records in transactions."""
 

@@ -132,33 +132,6 @@ def test_consecutive_windows_complete_promptly_and_hold_their_rows(mariadb, tmp_
         assert_snapshot_holds_window(mariadb, xcom["snapshot_id"], end, changed[i])
 
 
-# Tests on whole past minutes of lake.ods.orders run in one test process, one after the
-# other: run side by side, one's decisions and asset events would show in the other's.
-PAST_MINUTES = pytest.mark.xdist_group("lake-ods-orders-past-minutes")
-
-
-@PAST_MINUTES
-def test_decided_window_run_again_gets_the_same_snapshot_and_one_partitioned_event_each(
-    tmp_path: Path,
-) -> None:
-    end = datetime.now(tz=UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
-    conf = {"start": iso(end - timedelta(minutes=1)), "end": iso(end)}
-    since = datetime.now(tz=UTC)
-    ok, first_log = run_dag(DAG_FILE, "rtp_it_complete_poke", conf)
-    assert ok, first_log[-3000:]
-    first = returned("rtp_it_complete_poke", first_log)
-    ok, again_log = run_dag(DAG_FILE, "rtp_it_complete_poke", conf)
-    assert ok, again_log[-3000:]
-    again = returned("rtp_it_complete_poke", again_log)
-    assert again["snapshot_id"] == first["snapshot_id"]
-    assert again["decided_at"] == first["decided_at"] and "reused" in again_log
-    events = [e for e in asset_events(ASSET, since) if e["extra"].get("window") == first["window"]]
-    assert [e["partition_key"] for e in events] == [
-        (end - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    ] * 2
-    assert all(e["extra"]["snapshot_id"] == first["snapshot_id"] for e in events)
-
-
 @pytest.mark.parametrize("mode", ["deferrable", "reschedule"])
 def test_other_modes_wait_then_complete_with_the_same_evaluator(mode: str, tmp_path: Path) -> None:
     # The window closes well after the task's first evaluation, even when starting Airflow is slow.
@@ -174,24 +147,6 @@ def test_other_modes_wait_then_complete_with_the_same_evaluator(mode: str, tmp_p
         assert "IngestionCompleteTrigger" in log or "deferred" in log.lower(), log[-3000:]
     xcom = returned(dag_id, log)
     assert (parse(xcom["decided_at"]) - end).total_seconds() >= CLOCK_SKEW_MARGIN
-
-
-@PAST_MINUTES
-def test_catchup_over_six_past_windows_completes_each_with_its_rows(mariadb) -> None:
-    """Backfill: runs for six past minutes (data intervals) complete without waiting for new data."""
-    last = datetime.now(tz=UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
-    for k in range(6, 0, -1):
-        start = last - timedelta(minutes=k - 1)
-        began = time.monotonic()
-        # A data-interval timetable's run for [start, start + 1m) is dated at its end.
-        end = start + timedelta(minutes=1)
-        ok, log = run_dag(DAG_FILE, "rtp_it_complete_catchup", {}, logical_date=end.isoformat())
-        assert ok, log[-3000:]
-        xcom = returned("rtp_it_complete_catchup", log)
-        assert (parse(xcom["window"]["start"]), parse(xcom["window"]["end"])) == (start, end)
-        assert "→ WAITING" not in log or "reused" in log, "a past window waited for new data"
-        assert time.monotonic() - began < 90
-        assert_snapshot_holds_window(mariadb, xcom["snapshot_id"], end, {"deleted": []})
 
 
 def _past_window() -> dict[str, str]:
@@ -217,19 +172,62 @@ BAD_INPUT = {
 }
 
 
-@PAST_MINUTES
-def test_bad_input_fails_the_task_fast_naming_the_problem(tmp_path: Path) -> None:
-    """All cases run at once: each task fails within two minutes, its log naming the problem."""
-    began = time.monotonic()
-    runs = {}
-    for i, (case, (conf, _)) in enumerate(BAD_INPUT.items()):
-        window = _future_window() if case == "window far in the future" else _past_window()
-        runs[case] = start_dag(DAG_FILE, "rtp_it_complete_named", {**window, **conf}, tmp_path / f"{i}.log")
-    for i, (case, (_, needles)) in enumerate(BAD_INPUT.items()):
-        code = runs[case].wait(timeout=240)
-        log = (tmp_path / f"{i}.log").read_text()
-        assert code != 0 or "state=failed" in log, f"{case}: the task did not fail\n{log[-3000:]}"
-        assert "state=success" not in log, case
-        for needle in needles:
-            assert needle in log, f"{case}: {needle!r} not in the failure:\n{log[-3000:]}"
-    assert time.monotonic() - began < 180, "bad input must fail fast, not wait"
+class TestPastMinutes:
+    """Whole past minutes of lake.ods.orders: these tests run one after the other in one test
+    process (a class is one unit of parallel runs): side by side, one's decisions and asset
+    events would show in the other's."""
+
+    def test_decided_window_run_again_gets_the_same_snapshot_and_one_partitioned_event_each(
+        self,
+        tmp_path: Path,
+    ) -> None:
+        end = datetime.now(tz=UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+        conf = {"start": iso(end - timedelta(minutes=1)), "end": iso(end)}
+        since = datetime.now(tz=UTC)
+        ok, first_log = run_dag(DAG_FILE, "rtp_it_complete_poke", conf)
+        assert ok, first_log[-3000:]
+        first = returned("rtp_it_complete_poke", first_log)
+        ok, again_log = run_dag(DAG_FILE, "rtp_it_complete_poke", conf)
+        assert ok, again_log[-3000:]
+        again = returned("rtp_it_complete_poke", again_log)
+        assert again["snapshot_id"] == first["snapshot_id"]
+        assert again["decided_at"] == first["decided_at"] and "reused" in again_log
+        events = [e for e in asset_events(ASSET, since) if e["extra"].get("window") == first["window"]]
+        assert [e["partition_key"] for e in events] == [
+            (end - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
+        ] * 2
+        assert all(e["extra"]["snapshot_id"] == first["snapshot_id"] for e in events)
+
+    def test_catchup_over_six_past_windows_completes_each_with_its_rows(self, mariadb) -> None:
+        """Backfill: runs for six past minutes (data intervals) complete without waiting for new data."""
+        last = datetime.now(tz=UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+        for k in range(6, 0, -1):
+            start = last - timedelta(minutes=k - 1)
+            began = time.monotonic()
+            # A data-interval timetable's run for [start, start + 1m) is dated at its end.
+            end = start + timedelta(minutes=1)
+            ok, log = run_dag(DAG_FILE, "rtp_it_complete_catchup", {}, logical_date=end.isoformat())
+            assert ok, log[-3000:]
+            xcom = returned("rtp_it_complete_catchup", log)
+            assert (parse(xcom["window"]["start"]), parse(xcom["window"]["end"])) == (start, end)
+            assert "→ WAITING" not in log or "reused" in log, "a past window waited for new data"
+            assert time.monotonic() - began < 90
+            assert_snapshot_holds_window(mariadb, xcom["snapshot_id"], end, {"deleted": []})
+
+    def test_bad_input_fails_the_task_fast_naming_the_problem(self, tmp_path: Path) -> None:
+        """All cases run at once: each task fails within two minutes, its log naming the problem."""
+        began = time.monotonic()
+        runs = {}
+        for i, (case, (conf, _)) in enumerate(BAD_INPUT.items()):
+            window = _future_window() if case == "window far in the future" else _past_window()
+            runs[case] = start_dag(
+                DAG_FILE, "rtp_it_complete_named", {**window, **conf}, tmp_path / f"{i}.log"
+            )
+        for i, (case, (_, needles)) in enumerate(BAD_INPUT.items()):
+            code = runs[case].wait(timeout=240)
+            log = (tmp_path / f"{i}.log").read_text()
+            assert code != 0 or "state=failed" in log, f"{case}: the task did not fail\n{log[-3000:]}"
+            assert "state=success" not in log, case
+            for needle in needles:
+                assert needle in log, f"{case}: {needle!r} not in the failure:\n{log[-3000:]}"
+        assert time.monotonic() - began < 180, "bad input must fail fast, not wait"
