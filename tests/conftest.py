@@ -28,10 +28,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "tests/integration/" in str(item.path).replace(os.sep, "/"):
             item.add_marker(pytest.mark.integration)
-    # Tests that stop a shared service go last, so no other test runs against a recovering stack.
+    # Tests that stop a shared service go last in a serial run, so no other test runs against a
+    # recovering stack. A parallel run (./dev test) runs them beside the unit tests only: there
+    # they go first, so they do not start after the unit tests are done.
     # Long modules go first: parallel runs hand out work in this order, and one long test
     # started last would keep the whole run waiting for it.
-    items.sort(key=lambda item: (item.get_closest_marker("disruptive") is not None, _rank(item)))
+    disruptive_last = "PYTEST_XDIST_WORKER" not in os.environ
+    items.sort(
+        key=lambda item: ((item.get_closest_marker("disruptive") is not None) == disruptive_last, _rank(item))
+    )
 
 
 # The modules whose tests take minutes (windows, checkpoints, task runs), longest first.

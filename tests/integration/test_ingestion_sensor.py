@@ -103,8 +103,9 @@ def wait_until(t: datetime) -> None:
 
 def test_consecutive_windows_complete_promptly_and_hold_their_rows(mariadb, tmp_path: Path) -> None:
     """Happy path: each window completes within poke + 2 checkpoints after its target, with its rows."""
-    t0 = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=2)
-    length = timedelta(seconds=45)  # a task starts in seconds; its window must still be open then
+    # A task starts within seconds, on a busy machine within a minute: its window must still be open.
+    t0 = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=30)
+    length = timedelta(seconds=45)
     windows = [(t0 + k * length, t0 + (k + 1) * length) for k in range(2)]
     # Both sensors start now, while their windows are open: they must wait, then complete.
     runs = [
@@ -134,8 +135,9 @@ def test_consecutive_windows_complete_promptly_and_hold_their_rows(mariadb, tmp_
 
 @pytest.mark.parametrize("mode", ["deferrable", "reschedule"])
 def test_other_modes_wait_then_complete_with_the_same_evaluator(mode: str, tmp_path: Path) -> None:
-    # The window closes well after the task's first evaluation, even when starting Airflow is slow.
-    start = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=20)
+    # The window closes well after the task's first evaluation, even when starting Airflow is slow
+    # (a task of a first `dags test` started 45 s after the run on a busy machine).
+    start = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=50)
     end = start + timedelta(seconds=25)
     dag_id = f"rtp_it_complete_{mode}"
     proc = start_dag(DAG_FILE, dag_id, {"start": iso(start), "end": iso(end)}, tmp_path / "run.log")
