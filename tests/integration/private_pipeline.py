@@ -119,9 +119,24 @@ class PrivatePipeline:
         for fut in futures.values():
             fut.result(timeout=30)
         self.start_cdc()
+        self._namespace()
         self.start_ingest()
         self._await_group(admin)
         return self
+
+    def _namespace(self) -> None:
+        """Create the table's namespace first: pipelines starting side by side would each insert
+        it through Flink's CREATE DATABASE IF NOT EXISTS, and all but one fail on the key."""
+        from tests.integration.test_reference_pipeline import catalog
+
+        for attempt in range(5):
+            try:
+                catalog().create_namespace_if_not_exists(self.table.split(".")[0])
+                return
+            except Exception:  # the other pipeline's insert won the race: it exists on the next look
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
 
     def _await_group(self, admin: AdminClient) -> None:
         """A live pipeline: a first change flows through, so the group has committed offsets."""
