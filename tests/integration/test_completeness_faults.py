@@ -12,6 +12,7 @@ both must answer "complete" after recovery. Faults of the shared stack
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -82,9 +83,13 @@ class DeferredRun:
 
     def _main(self) -> None:
         async def first_event() -> None:
-            async for event in self.trigger.run():
-                self.event = event.payload
-                return
+            events = self.trigger.run()
+            try:
+                async for event in events:
+                    self.event = event.payload
+                    return
+            finally:
+                await events.aclose()  # the trigger's own clean-up (its shared clients) runs here
 
         self._task = self._loop.create_task(first_event())
         try:
@@ -94,14 +99,16 @@ class DeferredRun:
         except BaseException as exc:
             self.error = exc
         finally:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
 
     def check_running(self) -> None:
         assert self.error is None, f"the trigger raised {self.error!r}"
 
     def close(self) -> None:
-        if self._thread.is_alive() and self._task is not None:
-            self._loop.call_soon_threadsafe(self._task.cancel)
+        if self._task is not None:
+            with contextlib.suppress(RuntimeError):  # its loop already ended: the trigger fired or failed
+                self._loop.call_soon_threadsafe(self._task.cancel)
         self._thread.join(60)
         assert not self._thread.is_alive(), "the trigger did not stop within 60 s of being cancelled"
 
