@@ -17,13 +17,12 @@ from typing import Any
 RUN_ID = re.compile(r"DagRun Finished: dag_id=\S+, logical_date=[^,]+, run_id=([^,]+),")
 
 
-def _command(
-    dag_file: Path, dag_id: str, conf: dict, logical_date: str | None = None
-) -> tuple[list[str], dict[str, str]]:
-    exe = Path(sys.executable).parent / "airflow"
-    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)}
-    date = [logical_date] if logical_date else []
-    return [str(exe), "dags", "test", dag_id, *date, "-f", str(dag_file), "-c", json.dumps(conf)], env
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+
+
+def _env(folder: Path) -> dict[str, str]:
+    """This process's environment with ``folder`` as Airflow's DAG folder."""
+    return {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
 
 
 _REGISTERED: set[Path] = set()
@@ -39,10 +38,12 @@ def register_dags(folder: Path) -> None:
         lock_file = Path(os.environ.get("AIRFLOW_HOME", "/tmp")) / "register-dags.lock"
         with lock_file.open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            exe = Path(sys.executable).parent / "airflow"
-            env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
             out = subprocess.run(
-                [str(exe), "dags", "reserialize"], env=env, capture_output=True, text=True, timeout=300
+                [AIRFLOW, "dags", "reserialize"],
+                env=_env(folder),
+                capture_output=True,
+                text=True,
+                timeout=300,
             )
         assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
         _REGISTERED.add(folder)
@@ -51,9 +52,9 @@ def register_dags(folder: Path) -> None:
 def start_dag(dag_file: Path, dag_id: str, conf: dict, log_path: Path) -> subprocess.Popen:
     """Start a run in the background; its output goes to ``log_path``."""
     register_dags(dag_file.parent)
-    cmd, env = _command(dag_file, dag_id, conf)
+    cmd = [AIRFLOW, "dags", "test", dag_id, "-f", str(dag_file), "-c", json.dumps(conf)]
     out = log_path.open("w")
-    return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(cmd, env=_env(dag_file.parent), stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
 class _Runner:
@@ -109,7 +110,7 @@ def run_dag(
     are busy), so Airflow starts once per process rather than once per run.
     """
     register_dags(dag_file.parent)
-    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)}
+    env = _env(dag_file.parent)
     config = frozenset((k, v) for k, v in env.items() if k.startswith("AIRFLOW__"))
     with _IDLE_LOCK:
         idle = _IDLE.setdefault(config, [])
