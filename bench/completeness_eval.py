@@ -58,11 +58,11 @@ from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
-from airflow_provider_rtp import iceberg_metadata
-from airflow_provider_rtp.completeness import Policy, Verdict, Window
-from airflow_provider_rtp.completeness_check import CheckClients, CompletenessCheck, run_check
-from airflow_provider_rtp.evaluation import Pipeline
+from airflow_provider_rtp.completeness import Pipeline, Policy, Verdict, Window
+from airflow_provider_rtp.evaluation import CompletenessCheck, run_check
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState, SqlGatewayClient
+from airflow_provider_rtp.hooks.completeness import CheckClients
+from airflow_provider_rtp.iceberg import snapshot_log as iceberg_metadata
 from airflow_provider_rtp.kafka import KafkaLagReader
 from bench._results import write_results
 from bench.kafka_lag import CountingAdmin

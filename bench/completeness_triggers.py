@@ -65,9 +65,8 @@ def _memory() -> tuple[int, int, int]:
 
 
 async def run_triggerer(spec: dict[str, Any]) -> dict[str, Any]:
-    from airflow_provider_rtp.completeness import Policy, Window
-    from airflow_provider_rtp.completeness_check import CompletenessCheck
-    from airflow_provider_rtp.evaluation import Pipeline
+    from airflow_provider_rtp.completeness import Pipeline, Policy, Window
+    from airflow_provider_rtp.evaluation import CompletenessCheck
     from airflow_provider_rtp.triggers import _shared, ingestion
     from airflow_provider_rtp.triggers.ingestion import IngestionCompleteTrigger
 

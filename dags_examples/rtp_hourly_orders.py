@@ -27,9 +27,8 @@ from airflow.sdk import (
 )
 
 from airflow_provider_rtp.assets import table_asset
-from airflow_provider_rtp.completeness import Policy
-from airflow_provider_rtp.completeness_check import CompletenessCheck
-from airflow_provider_rtp.pipelines import load_pipelines
+from airflow_provider_rtp.completeness import Policy, load_pipelines
+from airflow_provider_rtp.evaluation import CompletenessCheck
 from airflow_provider_rtp.sensors.ingestion import IngestionCompleteSensor
 from airflow_provider_rtp.triggers.ingestion import IngestionCompleteEventTrigger
 

@@ -18,6 +18,7 @@ from airflow_provider_rtp.completeness.decide import decide
 from airflow_provider_rtp.completeness.decision import Decision, Verdict
 from airflow_provider_rtp.completeness.errors import (
     CompletenessError,
+    InvalidPipelineError,
     InvalidPolicyError,
     InvalidWindowError,
     MalformedObservationError,
@@ -43,6 +44,7 @@ from airflow_provider_rtp.completeness.observations import (
     RestoreInfo,
 )
 from airflow_provider_rtp.completeness.persisted import PersistedDecision
+from airflow_provider_rtp.completeness.pipeline import Pipeline, load_pipelines
 from airflow_provider_rtp.completeness.results import (
     FINAL_CHECKPOINT_ID,
     Advice,
@@ -84,6 +86,7 @@ __all__ = [
     "CompletenessError",
     "Decision",
     "IcebergCommitStage",
+    "InvalidPipelineError",
     "InvalidPolicyError",
     "InvalidWindowError",
     "JobDownBehaviour",
@@ -99,6 +102,7 @@ __all__ = [
     "PartitionObservation",
     "PartitionResult",
     "PersistedDecision",
+    "Pipeline",
     "Policy",
     "Reason",
     "RestoreInfo",
@@ -111,4 +115,5 @@ __all__ = [
     "Verdict",
     "Window",
     "decide",
+    "load_pipelines",
 ]

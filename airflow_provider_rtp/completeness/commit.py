@@ -8,16 +8,15 @@ stage held is the proof.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from dataclasses import replace as _replace
 from datetime import datetime
-from typing import Protocol, runtime_checkable
 
 from airflow_provider_rtp.completeness import _advice
 from airflow_provider_rtp.completeness._advice import short_job_id
 from airflow_provider_rtp.completeness._time import ceil_epoch_ms, require_utc_or_none, to_iso
 from airflow_provider_rtp.completeness.models import Policy
-from airflow_provider_rtp.completeness.observations import JobObservation
+from airflow_provider_rtp.completeness.observations import CommitOutcome, CommitStage, JobObservation
 from airflow_provider_rtp.completeness.results import (
     Advice,
     CommitPoint,
@@ -36,29 +35,6 @@ from airflow_provider_rtp.completeness.snapshots import (
 )
 
 __all__ = ["CheckpointCommitStage", "CommitOutcome", "CommitStage", "IcebergCommitStage"]
-
-
-@dataclass(frozen=True)
-class CommitOutcome:
-    result: StageResult
-    commit: CommitPoint | None = None
-    advice: tuple[Advice, ...] = field(default_factory=tuple)
-
-
-@runtime_checkable
-class CommitStage(Protocol):
-    """Decides whether J's sink has committed what J consumed.
-
-    :param upstream_held: the CDC and Kafka stages held in this evaluation; c* was read after.
-    """
-
-    @property
-    def stage(self) -> Stage: ...
-
-    @property
-    def name(self) -> str: ...
-
-    def evaluate(self, job: JobObservation, *, upstream_held: bool, policy: Policy) -> CommitOutcome: ...
 
 
 @dataclass(frozen=True)

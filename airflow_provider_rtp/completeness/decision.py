@@ -10,6 +10,7 @@ from typing import Any
 from airflow_provider_rtp.completeness._time import parse_utc, require_utc, require_utc_or_none, to_iso
 from airflow_provider_rtp.completeness.errors import MalformedRecordError
 from airflow_provider_rtp.completeness.models import Policy, Window
+from airflow_provider_rtp.completeness.report import render
 from airflow_provider_rtp.completeness.results import (
     Advice,
     AdviceCode,
@@ -95,8 +96,6 @@ class Decision:
 
     def report(self) -> str:
         """The human report: a header line, one line per stage, then findings."""
-        from airflow_provider_rtp.completeness.report import render
-
         return render(self)
 
     def to_dict(self) -> dict[str, Any]:

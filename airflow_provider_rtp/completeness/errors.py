@@ -9,6 +9,7 @@ fix::
     ├── InvalidWindowError         end ≤ start, or a window far beyond "now"
     ├── InvalidPolicyError         a negative or non-timedelta duration, an unknown behaviour
     ├── MalformedObservationError  observations that cannot describe a real system
+    ├── InvalidPipelineError       a pipeline declaration with a missing, unknown or empty field
     └── MalformedRecordError       a stored decision that does not decode
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 __all__ = [
     "CompletenessError",
+    "InvalidPipelineError",
     "InvalidPolicyError",
     "InvalidWindowError",
     "MalformedObservationError",
@@ -34,6 +36,10 @@ class NaiveDatetimeError(CompletenessError):
 
 class InvalidWindowError(CompletenessError):
     """The window is empty, inverted, or lies too far in the future to be a real request."""
+
+
+class InvalidPipelineError(CompletenessError):
+    """A pipeline declaration lacks a field, names an unknown one, or leaves one empty."""
 
 
 class InvalidPolicyError(CompletenessError):

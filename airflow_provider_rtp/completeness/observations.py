@@ -7,19 +7,19 @@ names follow the systems they come from so that an adapter is a thin mapping.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 from airflow_provider_rtp.completeness._time import require_utc, require_utc_or_none, to_iso
 from airflow_provider_rtp.completeness.errors import MalformedObservationError
-from airflow_provider_rtp.completeness.models import Window
-
-if TYPE_CHECKING:
-    from airflow_provider_rtp.completeness.commit import CommitStage
+from airflow_provider_rtp.completeness.models import Policy, Window
+from airflow_provider_rtp.completeness.results import Advice, CommitPoint, Stage, StageResult
 
 __all__ = [
     "CdcObservation",
+    "CommitOutcome",
+    "CommitStage",
     "JobObservation",
     "JobState",
     "KafkaObservation",
@@ -255,6 +255,29 @@ class KafkaObservation:
             if (p.topic, p.partition) in seen:
                 raise MalformedObservationError(f"partition {p.name} observed twice")
             seen.add((p.topic, p.partition))
+
+
+@dataclass(frozen=True)
+class CommitOutcome:
+    result: StageResult
+    commit: CommitPoint | None = None
+    advice: tuple[Advice, ...] = field(default_factory=tuple)
+
+
+@runtime_checkable
+class CommitStage(Protocol):
+    """Decides whether J's sink has committed what J consumed.
+
+    :param upstream_held: the CDC and Kafka stages held in this evaluation; c* was read after.
+    """
+
+    @property
+    def stage(self) -> Stage: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def evaluate(self, job: JobObservation, *, upstream_held: bool, policy: Policy) -> CommitOutcome: ...
 
 
 @dataclass(frozen=True)

@@ -9,29 +9,59 @@ window 2026-11-24T10:00Z..11:00Z  lateness 2m  → WAITING (kafka)
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from airflow_provider_rtp.completeness._advice import short_job_id
 from airflow_provider_rtp.completeness._time import fmt_clock, fmt_duration
+from airflow_provider_rtp.completeness.models import Policy, Window
 from airflow_provider_rtp.completeness.results import (
     FINAL_CHECKPOINT_ID,
+    Advice,
+    CommitPoint,
+    PartitionResult,
     Reason,
     Stage,
     StageResult,
     StageStatus,
 )
 
-if TYPE_CHECKING:
-    from airflow_provider_rtp.completeness.decision import Decision
+__all__ = ["Reported", "render"]
 
-__all__ = ["render"]
+
+class Reported(Protocol):
+    """What the report reads of a :class:`~.decision.Decision` (which renders itself with it)."""
+
+    @property
+    def verdict(self) -> enum.Enum: ...
+    @property
+    def window(self) -> Window: ...
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def target(self) -> datetime: ...
+    @property
+    def stages(self) -> tuple[StageResult, ...]: ...
+    @property
+    def blocking(self) -> Stage | None: ...
+    @property
+    def group(self) -> str | None: ...
+    @property
+    def slowest_partition(self) -> PartitionResult | None: ...
+    @property
+    def waiting_partitions(self) -> tuple[PartitionResult, ...]: ...
+    @property
+    def commit(self) -> CommitPoint | None: ...
+    @property
+    def advice(self) -> tuple[Advice, ...]: ...
+
 
 _STAGE_WIDTH = 9
 _NAME_WIDTH = 15
 
 
-def render(decision: Decision) -> str:
+def render(decision: Reported) -> str:
     """Header, one line per stage, then one ``!`` line per finding."""
     lines = [_header(decision)]
     for stage in decision.stages:
@@ -43,7 +73,7 @@ def render(decision: Decision) -> str:
     return "\n".join(lines)
 
 
-def _header(d: Decision) -> str:
+def _header(d: Reported) -> str:
     text = f"window {d.window.label()}  lateness {fmt_duration(d.policy.allowed_lateness)}"
     if d.policy.clock_skew_margin:
         text += f"  margin {fmt_duration(d.policy.clock_skew_margin)}"
@@ -55,7 +85,7 @@ def _header(d: Decision) -> str:
     return text
 
 
-def _clock(d: Decision, value: datetime | None) -> str:
+def _clock(d: Reported, value: datetime | None) -> str:
     return "unknown" if value is None else fmt_clock(value, d.target)
 
 
@@ -71,7 +101,7 @@ def _checkpoint(checkpoint_id: int | None) -> str:
     return "final commit" if checkpoint_id == FINAL_CHECKPOINT_ID else f"checkpoint {checkpoint_id}"
 
 
-def _detail(d: Decision, s: StageResult) -> str:
+def _detail(d: Reported, s: StageResult) -> str:
     if s.stage is Stage.CDC:
         text = _cdc(d, s)
     elif s.stage is Stage.KAFKA:
@@ -85,7 +115,7 @@ def _detail(d: Decision, s: StageResult) -> str:
     return text
 
 
-def _cdc(d: Decision, s: StageResult) -> str:
+def _cdc(d: Reported, s: StageResult) -> str:
     needs = f"needs {_clock(d, s.needed)}"
     text = {
         Reason.NOT_CONFIGURED: "not configured",
@@ -99,7 +129,7 @@ def _cdc(d: Decision, s: StageResult) -> str:
     return text
 
 
-def _kafka(d: Decision, s: StageResult) -> str:
+def _kafka(d: Reported, s: StageResult) -> str:
     slowest = d.slowest_partition
     through = f"consumed through {_clock(d, s.watermark)}"
     needs = f"needs {_clock(d, s.needed)}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
@@ -10,23 +9,11 @@ from urllib.parse import quote
 from airflow.sdk import BaseHook, Connection
 
 from airflow_provider_rtp.exceptions import IcebergError
+from airflow_provider_rtp.iceberg.locations import is_metadata_location, local_location
 
 __all__ = ["IcebergHook", "is_metadata_location"]
 
 _CATALOG_TYPES = ("sql", "rest", "hive", "glue")
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
-
-
-def is_metadata_location(identifier: str) -> bool:
-    """A path or URI (a Hadoop-layout table) rather than ``namespace.table``."""
-    return bool(_URI.match(identifier)) or identifier.startswith("/")
-
-
-def _local(location: str) -> str:
-    # Java writes local metadata locations as file:/path, which Python's FileIO reads as a path.
-    if location.startswith("file:/") and not location.startswith("file://"):
-        return location.removeprefix("file:")
-    return location
 
 
 class IcebergHook(BaseHook):
@@ -126,7 +113,7 @@ class IcebergHook(BaseHook):
         from pyiceberg.table import StaticTable
 
         props = {k: v for k, v in self.catalog_properties().items() if k not in ("type", "uri")}
-        location = _local(location)
+        location = local_location(location)
         if not location.endswith(".metadata.json"):
             base = location.rstrip("/")
             io = load_file_io(properties=props, location=base)

@@ -13,7 +13,7 @@ from airflow.sdk.log import mask_secret
 
 from airflow_provider_rtp.kafka import GroupLag, KafkaLagReader, PartitionLag
 
-__all__ = ["KafkaHook", "redacted_config"]
+__all__ = ["KafkaHook", "kafka_client_config", "redacted_config"]
 
 # librdkafka properties whose values are credentials (sasl.password, ssl.key.password,
 # sasl.oauthbearer.client.secret, sasl.jaas.config, ssl.key.pem, ...).
@@ -27,6 +27,24 @@ def _is_secret(key: str) -> bool:
 def redacted_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """``config`` with credential values replaced, safe to log or show."""
     return {k: ("***" if _is_secret(k) else v) for k, v in config.items()}
+
+
+def kafka_client_config(conn: Any) -> dict[str, Any]:
+    """A librdkafka config from a ``kafka`` connection: its extra, else ``host:port`` as bootstrap.
+
+    Credentials in it are registered with Airflow's secret masker, so they never reach a log.
+    """
+    config = {str(k): v for k, v in (conn.extra_dejson or {}).items()}
+    if "bootstrap.servers" not in config and conn.host:
+        config["bootstrap.servers"] = f"{conn.host}:{conn.port}" if conn.port else conn.host
+    if "bootstrap.servers" not in config:
+        raise ValueError(f"connection {conn.conn_id!r} has no 'bootstrap.servers' in its extra and no host")
+    for key, value in config.items():
+        if _is_secret(key) and isinstance(value, str) and value:
+            mask_secret(value, key)
+    # The reader's probe consumers choose their own group ids.
+    config.pop("group.id", None)
+    return config
 
 
 class KafkaHook(BaseHook):

@@ -67,7 +67,7 @@ class KafkaLagExporterOperator(BaseOperator):
     def _lag_targets(self) -> list[LagTarget]:
         out: list[LagTarget] = []
         if self.pipelines_file:
-            from airflow_provider_rtp.pipelines import load_pipelines
+            from airflow_provider_rtp.completeness import load_pipelines
 
             names = [self.pipelines] if isinstance(self.pipelines, str) else list(self.pipelines)
             out += targets_from_pipelines(load_pipelines(self.pipelines_file), names)

@@ -4,7 +4,7 @@ It succeeds once every change made before ``end + allowed_lateness`` is committe
 the lake table (see docs/completeness.md), pushes ``{snapshot_id, window,
 watermarks, decided_at}`` to XCom and emits an asset event for the table's hour
 partition. Poke, reschedule and deferrable modes call the same evaluator,
-:func:`~airflow_provider_rtp.completeness_check.run_check`.
+:func:`~airflow_provider_rtp.evaluation.run_check`.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from airflow_provider_rtp.completeness import (
     DEFAULT_FUTURE_WINDOW_LIMIT,
     DEFAULT_IDLE_TIMEOUT,
     CompletenessError,
+    Pipeline,
     Policy,
     Verdict,
     Window,
 )
-from airflow_provider_rtp.completeness_check import CheckClients, CheckResult, CompletenessCheck, run_check
-from airflow_provider_rtp.evaluation import Pipeline
+from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck, run_check
+from airflow_provider_rtp.hooks.completeness import CheckClients
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -72,7 +73,7 @@ def resolve_pipeline(
             f"no pipeline for table {table!r}: pass pipeline=, or topics/group/ingestion_job, "
             "or a pipelines YAML (pipelines_file= or [rtp] pipelines_file)"
         )
-    from airflow_provider_rtp.pipelines import load_pipelines
+    from airflow_provider_rtp.completeness import load_pipelines
 
     pipelines = load_pipelines(path)
     if table not in pipelines:

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_rtp.completeness import Window
-from airflow_provider_rtp.completeness_check import CheckClients, CheckResult, CompletenessCheck, run_check
+from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck, run_check
+from airflow_provider_rtp.hooks.completeness import CheckClients
 
 __all__ = ["MAX_CONCURRENT_EVALUATIONS", "acquire_clients", "evaluate", "release_clients"]
 

@@ -1,6 +1,6 @@
 """Completeness in the triggerer: the deferrable sensor's trigger and an event-driven asset watcher.
 
-Both run :func:`~airflow_provider_rtp.completeness_check.run_check`, the sensor's
+Both run :func:`~airflow_provider_rtp.evaluation.run_check`, the sensor's
 evaluator, in a worker thread (its Kafka, Flink and catalog clients are
 synchronous) after fetching connections asynchronously, so the event loop is
 never blocked. Clients, evaluation slots and identical evaluations are shared by
@@ -20,8 +20,9 @@ from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 from airflow_provider_rtp.assets import DecisionStore, partition_key
 from airflow_provider_rtp.completeness import CompletenessError, Verdict, Window
 from airflow_provider_rtp.completeness._time import parse_utc, to_iso
-from airflow_provider_rtp.completeness_check import CheckClients, CheckResult, CompletenessCheck
+from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck
 from airflow_provider_rtp.exceptions import RtpError
+from airflow_provider_rtp.hooks.completeness import CheckClients
 from airflow_provider_rtp.triggers import _shared
 
 __all__ = ["IngestionCompleteEventTrigger", "IngestionCompleteTrigger"]

@@ -22,7 +22,7 @@ import pymysql
 from confluent_kafka import ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from airflow_provider_rtp.evaluation import Pipeline
+from airflow_provider_rtp.completeness import Pipeline
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState, SqlGatewayClient
 from tests.stack import REPO, flink_rest_url, host, kafka_bootstrap, port, sql_gateway_url, stack_env
 

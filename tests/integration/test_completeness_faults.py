@@ -29,7 +29,8 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions
 
 from airflow_provider_rtp.completeness import Policy, Verdict, Window
-from airflow_provider_rtp.completeness_check import CheckClients, CheckResult, CompletenessCheck, run_check
+from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck, run_check
+from airflow_provider_rtp.hooks.completeness import CheckClients
 from tests.integration.private_pipeline import PrivatePipeline
 from tests.stack import REPO, flink_rest_url, host, kafka_bootstrap, port, sql_gateway_url, stack_env
 

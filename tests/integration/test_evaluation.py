@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_provider_rtp.completeness import InvalidWindowError, Policy, Verdict, Window
-from airflow_provider_rtp.evaluation import Pipeline, evaluate
+from airflow_provider_rtp.completeness import InvalidWindowError, Pipeline, Policy, Verdict, Window
+from airflow_provider_rtp.evaluation import evaluate
 from airflow_provider_rtp.exceptions import FlinkJobNotFound, KafkaError
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings
 from airflow_provider_rtp.kafka import KafkaLagReader

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_rtp.evaluation import observe_table
 from airflow_provider_rtp.exceptions import IcebergError
 from airflow_provider_rtp.hooks.iceberg import IcebergHook
-from airflow_provider_rtp.iceberg_metadata import read_snapshot_log
+from airflow_provider_rtp.iceberg import observe_table
+from airflow_provider_rtp.iceberg.snapshot_log import read_snapshot_log
 from tests.integration.test_completeness_faults import connections
 
 pytestmark = pytest.mark.usefixtures("stack")

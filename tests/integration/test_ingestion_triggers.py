@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_rtp.completeness import Policy
-from airflow_provider_rtp.completeness_check import CompletenessCheck
-from airflow_provider_rtp.pipelines import load_pipelines
+from airflow_provider_rtp.completeness import Policy, load_pipelines
+from airflow_provider_rtp.evaluation import CompletenessCheck
 from airflow_provider_rtp.triggers.ingestion import IngestionCompleteEventTrigger, IngestionCompleteTrigger
 from tests.stack import REPO
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_rtp.cli.lag_exporter import main
 from airflow_provider_rtp.kafka import KafkaLagReader
-from airflow_provider_rtp.monitoring.cli import main
 from airflow_provider_rtp.monitoring.exporter import CDC_WATERMARK, GROUP_LAG, MEASUREMENTS, PARTITION_LAG
 from airflow_provider_rtp.monitoring.influx import InfluxSettings, Shard, ShardedInfluxClient
 from airflow_provider_rtp.monitoring.line_protocol import quote_identifier, quote_literal
@@ -152,7 +152,7 @@ def test_cli_reports_an_unknown_topic_and_still_writes_the_others(
     assert out.returncode == 1
     assert f"{GROUP}: FAILED" in out.stderr and bogus in out.stderr
     bad = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_rtp.monitoring.cli", "--pipelines", str(path), "--once"],
+        [sys.executable, "-m", "airflow_provider_rtp.cli.lag_exporter", "--pipelines", str(path), "--once"],
         capture_output=True, text=True, timeout=60, env={**os.environ, "RTP_KAFKA_BOOTSTRAP": ""},
     )  # fmt: skip
     assert bad.returncode == 2 and "--kafka-bootstrap" in bad.stderr

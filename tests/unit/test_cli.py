@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_rtp.cli import main, parse_duration, parse_window
-from airflow_provider_rtp.pipelines import load_pipelines
+from airflow_provider_rtp.cli.completeness import main, parse_duration, parse_window
+from airflow_provider_rtp.completeness import load_pipelines
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,9 +12,9 @@ import pytest
 from pyiceberg.serializers import FromByteStream
 
 from airflow_provider_rtp.completeness.snapshots import Operation, main_ancestry
-from airflow_provider_rtp.evaluation import observe_table
 from airflow_provider_rtp.exceptions import IcebergError
-from airflow_provider_rtp.iceberg_metadata import table_snapshots_from_metadata
+from airflow_provider_rtp.iceberg import observe_table
+from airflow_provider_rtp.iceberg.snapshot_log import table_snapshots_from_metadata
 
 JOB = "f8dde93aa790d7f4d2f5b29fc92205f7"
 

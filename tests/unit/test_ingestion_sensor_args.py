@@ -9,15 +9,11 @@ from confluent_kafka import KafkaError as CKafkaError
 from confluent_kafka import KafkaException
 
 from airflow_provider_rtp.assets import partition_key, table_asset
-from airflow_provider_rtp.completeness import InvalidPolicyError, InvalidWindowError, Policy, Window
-from airflow_provider_rtp.completeness_check import (
-    CompletenessCheck,
-    check_window,
-    is_transient,
-    kafka_client_config,
-)
-from airflow_provider_rtp.evaluation import Pipeline
+from airflow_provider_rtp.completeness import InvalidPolicyError, InvalidWindowError, Pipeline, Policy, Window
+from airflow_provider_rtp.evaluation import CompletenessCheck, is_transient
+from airflow_provider_rtp.evaluation.check import check_window
 from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkJobNotFound, KafkaError
+from airflow_provider_rtp.hooks.kafka import kafka_client_config
 from airflow_provider_rtp.sensors.ingestion import IngestionCompleteSensor, resolve_pipeline
 from airflow_provider_rtp.triggers.ingestion import IngestionCompleteEventTrigger, IngestionCompleteTrigger
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_rtp.cli.lag_exporter import main
 from airflow_provider_rtp.kafka.models import GroupLag, PartitionLag, PartitionStatus
-from airflow_provider_rtp.monitoring.cli import main
 from airflow_provider_rtp.monitoring.exporter import (
     CDC_WATERMARK,
     GROUP_LAG,

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_rtp.completeness import Verdict, Window
-from airflow_provider_rtp.completeness_check import CheckResult, CompletenessCheck
-from airflow_provider_rtp.evaluation import Pipeline
+from airflow_provider_rtp.completeness import Pipeline, Verdict, Window
+from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck
 from airflow_provider_rtp.triggers import _shared
 
 

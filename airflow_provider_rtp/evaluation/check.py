@@ -11,61 +11,31 @@ same snapshot instead of being decided again.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
-from typing import Any
-
-from confluent_kafka import KafkaError as CKafkaError
+from typing import Any, Protocol
 
 from airflow_provider_rtp.completeness import (
     CompletenessError,
     Decision,
     InvalidWindowError,
     PersistedDecision,
+    Pipeline,
     Policy,
     Stage,
     Verdict,
     Window,
 )
 from airflow_provider_rtp.completeness._time import parse_utc, to_iso
-from airflow_provider_rtp.evaluation import Pipeline, evaluate
+from airflow_provider_rtp.evaluation.gather import evaluate
 from airflow_provider_rtp.exceptions import FlinkConnectionError, KafkaError, RtpError
-from airflow_provider_rtp.iceberg_metadata import read_snapshot_log
+from airflow_provider_rtp.flink import FlinkRestClient
+from airflow_provider_rtp.iceberg.snapshot_log import read_snapshot_log
+from airflow_provider_rtp.kafka import KafkaLagReader, is_transient_kafka_error
 
-__all__ = ["CheckClients", "CheckResult", "CompletenessCheck", "kafka_client_config", "run_check"]
+__all__ = ["CheckResult", "Clients", "CompletenessCheck", "is_transient", "run_check"]
 
-# librdkafka error codes of a cluster that is (re)starting or unreachable.
-_TRANSIENT_KAFKA_CODES = {
-    CKafkaError._TRANSPORT,
-    CKafkaError._TIMED_OUT,
-    CKafkaError._ALL_BROKERS_DOWN,
-    CKafkaError._WAIT_COORD,
-    CKafkaError.REQUEST_TIMED_OUT,
-    CKafkaError.LEADER_NOT_AVAILABLE,
-    CKafkaError.NOT_LEADER_FOR_PARTITION,
-    CKafkaError.COORDINATOR_NOT_AVAILABLE,
-    CKafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-    CKafkaError.NOT_COORDINATOR,
-    CKafkaError.NETWORK_EXCEPTION,
-    # Leadership moving between brokers (a broker restarting): the client asks again.
-    CKafkaError.UNKNOWN_LEADER_EPOCH,
-    CKafkaError.FENCED_LEADER_EPOCH,
-    CKafkaError.OFFSET_NOT_AVAILABLE,
-    CKafkaError.BROKER_NOT_AVAILABLE,
-    CKafkaError.REPLICA_NOT_AVAILABLE,
-    CKafkaError.NOT_CONTROLLER,
-    CKafkaError.KAFKA_STORAGE_ERROR,
-}
-# Names that do not exist: never waited for, even when librdkafka flags them retriable.
-_MISSING_KAFKA_CODES = {
-    CKafkaError.UNKNOWN_TOPIC_OR_PART,
-    CKafkaError._UNKNOWN_TOPIC,
-    CKafkaError._UNKNOWN_PARTITION,
-    CKafkaError.GROUP_ID_NOT_FOUND,
-}
 # Completed checkpoints after which a running job has surely committed offsets for what it read.
 _CHECKPOINTS_BEFORE_GROUP_CHECK = 3
 # Group states of a group the broker does not know (never committed, or expired).
@@ -93,14 +63,7 @@ class CompletenessCheck:
     def to_dict(self) -> dict[str, Any]:
         p = self.pipeline
         return {
-            "pipeline": {
-                "table": p.table,
-                "topics": list(p.topics),
-                "group": p.group,
-                "ingestion_job": p.ingestion_job,
-                "cdc_job": p.cdc_job,
-                "heartbeat_topic": p.heartbeat_topic,
-            },
+            "pipeline": p.to_dict(),
             "policy": self.policy.to_dict(),
             "rtp_conn_id": self.rtp_conn_id,
             "kafka_conn_id": self.kafka_conn_id,
@@ -110,7 +73,7 @@ class CompletenessCheck:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> CompletenessCheck:
         return cls(
-            pipeline=Pipeline(**raw["pipeline"]),
+            pipeline=Pipeline.from_dict(raw["pipeline"]),
             policy=Policy.from_dict(raw["policy"]),
             rtp_conn_id=raw["rtp_conn_id"],
             kafka_conn_id=raw["kafka_conn_id"],
@@ -118,45 +81,20 @@ class CompletenessCheck:
         )
 
 
-def kafka_client_config(conn: Any) -> dict[str, Any]:
-    """A librdkafka config from a ``kafka`` connection: its extra, else ``host:port`` as bootstrap."""
-    config = {str(k): v for k, v in (conn.extra_dejson or {}).items()}
-    if "bootstrap.servers" not in config and conn.host:
-        config["bootstrap.servers"] = f"{conn.host}:{conn.port}" if conn.port else conn.host
-    if "bootstrap.servers" not in config:
-        raise ValueError(f"connection {conn.conn_id!r} has no 'bootstrap.servers' in its extra and no host")
-    # The reader's probe consumers choose their own group ids.
-    config.pop("group.id", None)
-    return config
+class Clients(Protocol):
+    """The three systems one check reads, already configured.
 
+    :class:`~airflow_provider_rtp.hooks.completeness.CheckClients` builds them from connections.
+    """
 
-class CheckClients:
-    """The clients of one check, built from connections and reused across evaluations."""
+    @property
+    def kafka(self) -> KafkaLagReader: ...
 
-    def __init__(self, check: CompletenessCheck, connections: Mapping[str, Any] | None = None) -> None:
-        from airflow_provider_rtp.hooks.iceberg import IcebergHook
-        from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
+    @property
+    def flink(self) -> FlinkRestClient: ...
 
-        connections = connections or {}
-        self.check = check
-        self.platform = RealtimePlatformHook(check.rtp_conn_id, connection=connections.get(check.rtp_conn_id))
-        self.iceberg = IcebergHook(check.iceberg_conn_id, connection=connections.get(check.iceberg_conn_id))
-        self._kafka_conn = connections.get(check.kafka_conn_id)
-
-    @cached_property
-    def kafka(self) -> Any:
-        from airflow.sdk import BaseHook
-
-        from airflow_provider_rtp.kafka import KafkaLagReader
-
-        conn = self._kafka_conn or BaseHook.get_connection(self.check.kafka_conn_id)
-        return KafkaLagReader(kafka_client_config(conn))
-
-    def close(self) -> None:
-        self.platform.close()
-        kafka = self.__dict__.pop("kafka", None)
-        if kafka is not None:
-            kafka.close()
+    @property
+    def catalog(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -223,7 +161,7 @@ def check_window(window: Window, policy: Policy, now: datetime) -> None:
 def run_check(
     check: CompletenessCheck,
     window: Window,
-    clients: CheckClients,
+    clients: Clients,
     *,
     persisted: Any = None,
     now: datetime | None = None,
@@ -253,17 +191,10 @@ def is_transient(exc: BaseException) -> bool:
     """Connection-level trouble (a broker or JobManager restarting), as opposed to bad input."""
     if isinstance(exc, FlinkConnectionError | ConnectionError | TimeoutError):
         return True
-    cause = exc.__cause__
-    if isinstance(exc, KafkaError) and cause is not None and cause.args:
-        err = cause.args[0]
-        if not hasattr(err, "code"):
-            return False
-        code = err.code()
-        return code in _TRANSIENT_KAFKA_CODES or (code not in _MISSING_KAFKA_CODES and err.retriable())
-    return False
+    return isinstance(exc, KafkaError) and is_transient_kafka_error(exc)
 
 
-def _refuse_unknown_group(check: CompletenessCheck, clients: CheckClients) -> None:
+def _refuse_unknown_group(check: CompletenessCheck, clients: Clients) -> None:
     """A misspelt group never gets a commit: fail once the job has clearly had the chance to commit.
 
     A group exists only after its first commit, so a new pipeline (or one whose job was
@@ -273,7 +204,7 @@ def _refuse_unknown_group(check: CompletenessCheck, clients: CheckClients) -> No
     state = clients.kafka.group_state(pipeline.group)
     if state.upper() not in _UNKNOWN_GROUP_STATES:
         return
-    flink = clients.platform.rest
+    flink = clients.flink
     job = flink.find_running_job(pipeline.ingestion_job)
     if job is None:
         return
@@ -286,7 +217,7 @@ def _refuse_unknown_group(check: CompletenessCheck, clients: CheckClients) -> No
         )
 
 
-def _decide(check: CompletenessCheck, window: Window, clients: CheckClients, now: datetime) -> CheckResult:
+def _decide(check: CompletenessCheck, window: Window, clients: Clients, now: datetime) -> CheckResult:
     pipeline = check.pipeline
     kafka = clients.kafka
     decision = evaluate(
@@ -294,8 +225,8 @@ def _decide(check: CompletenessCheck, window: Window, clients: CheckClients, now
         window,
         check.policy,
         kafka=kafka,
-        flink=clients.platform.rest,
-        catalog=clients.iceberg,
+        flink=clients.flink,
+        catalog=clients.catalog,
         now=now,
     )
     if decision.blocking is Stage.KAFKA:
@@ -314,27 +245,17 @@ def _decide(check: CompletenessCheck, window: Window, clients: CheckClients, now
 
 def pipeline_key(pipeline: Pipeline) -> str:
     """The pipeline a decision was taken for, as stored beside it."""
-    return json.dumps(
-        [
-            pipeline.table,
-            sorted(pipeline.topics),
-            pipeline.group,
-            pipeline.ingestion_job,
-            pipeline.cdc_job,
-            pipeline.heartbeat_topic,
-        ],
-        separators=(",", ":"),
-    )
+    return pipeline.key()
 
 
-def _reuse(check: CompletenessCheck, window: Window, clients: CheckClients, raw: Any) -> CheckResult | None:
+def _reuse(check: CompletenessCheck, window: Window, clients: Clients, raw: Any) -> CheckResult | None:
     record = PersistedDecision.from_dict(raw)
     if record.window != window or raw.get("pipeline") != pipeline_key(check.pipeline):
         return None  # another window, or decided for other topics, group or jobs: decide afresh
     decided_target = parse_utc(raw.get("target_time"), "target_time")
     if decided_target is None or decided_target < window.target(check.policy):
         return None  # decided under a smaller lateness or margin: it proves less than asked now
-    resolution = record.resolve(read_snapshot_log(clients.iceberg, check.pipeline.table))
+    resolution = record.resolve(read_snapshot_log(clients.catalog, check.pipeline.table))
     note = ""
     if resolution.expired:
         note = f" (snapshot {record.snapshot_id} was expired; its descendant, main's head, is handed out)"

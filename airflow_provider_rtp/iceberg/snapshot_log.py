@@ -39,8 +39,9 @@ from airflow_provider_rtp.completeness.snapshots import (
     TableSnapshots,
 )
 from airflow_provider_rtp.exceptions import IcebergError
+from airflow_provider_rtp.iceberg.locations import is_metadata_location
 
-__all__ = ["read_snapshot_log", "table_snapshots_from_metadata"]
+__all__ = ["observe_table", "read_snapshot_log", "table_snapshots_from_metadata"]
 
 _OPERATIONS = {op.value: op for op in Operation}
 # One parsed version per table: enough to reuse unchanged snapshots, bounded by the number of tables.
@@ -154,12 +155,8 @@ def read_snapshot_log(catalog: Any, identifier: str) -> TableSnapshots:
     """
     from pyiceberg.catalog.sql import SqlCatalog
 
-    from airflow_provider_rtp.hooks.iceberg import is_metadata_location
-
     pyiceberg_catalog = getattr(catalog, "catalog", catalog)
     if not isinstance(pyiceberg_catalog, SqlCatalog) or is_metadata_location(identifier):
-        from airflow_provider_rtp.evaluation import observe_table
-
         return observe_table(_load_table(catalog, identifier), identifier)
     location = _sql_metadata_location(pyiceberg_catalog, identifier)
     key = (pyiceberg_catalog.name, identifier)
@@ -175,6 +172,35 @@ def read_snapshot_log(catalog: Any, identifier: str) -> TableSnapshots:
     with _CACHE_LOCK:
         _LATEST[key] = (location, parsed_uuid, table)
     return table
+
+
+def observe_table(table: Any, name: str) -> TableSnapshots:
+    """A pyiceberg table's snapshot log as plain data (see also :func:`read_snapshot_log`)."""
+    meta = table.metadata
+    snaps = []
+    for s in meta.snapshots:
+        summary = s.summary
+        op = summary.operation.value if summary is not None else "append"
+        snaps.append(
+            SnapshotObservation(
+                snapshot_id=s.snapshot_id,
+                parent_id=s.parent_snapshot_id,
+                timestamp_ms=s.timestamp_ms,
+                operation=Operation(op),
+                # Only the Flink sink's keys matter to the decision; the statistics are left behind.
+                summary={
+                    k: str(v)
+                    for k, v in (summary.additional_properties if summary else {}).items()
+                    if k.startswith("flink.")
+                },
+            )
+        )
+    return TableSnapshots(
+        table=name,
+        current_snapshot_id=meta.current_snapshot_id,
+        snapshots=tuple(snaps),
+        properties=dict(meta.properties),
+    )
 
 
 def _load_table(catalog: Any, identifier: str) -> Any:

@@ -81,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--{name.replace('_', '-')} is required (or its environment variable)")
         from pyiceberg.catalog.sql import SqlCatalog
 
+        from airflow_provider_rtp.completeness import load_pipelines
         from airflow_provider_rtp.evaluation import evaluate
         from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings
         from airflow_provider_rtp.kafka import KafkaLagReader
-        from airflow_provider_rtp.pipelines import load_pipelines
 
         pipelines = load_pipelines(args.pipelines)
         if args.table not in pipelines:

@@ -9,7 +9,6 @@ then the Iceberg snapshot log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,46 +21,18 @@ from airflow_provider_rtp.completeness import (
     KafkaObservation,
     Observations,
     PartitionObservation,
+    Pipeline,
     Policy,
     Window,
     decide,
 )
 from airflow_provider_rtp.completeness.observations import RestoreInfo
-from airflow_provider_rtp.completeness.snapshots import Operation, SnapshotObservation, TableSnapshots
 from airflow_provider_rtp.exceptions import FlinkJobNotFound
 from airflow_provider_rtp.flink import FlinkRestClient
-from airflow_provider_rtp.iceberg_metadata import read_snapshot_log
+from airflow_provider_rtp.iceberg.snapshot_log import read_snapshot_log
 from airflow_provider_rtp.kafka import KafkaLagReader, PartitionStatus
 
-__all__ = ["Pipeline", "evaluate"]
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    """What feeds one lake table: declared once, used by sensors, triggers and the CLI.
-
-    :param table: the Iceberg table, ``namespace.table``.
-    :param topics: the Kafka topics the ingestion job reads.
-    :param group: the ingestion job's consumer group (offsets committed on checkpoint).
-    :param ingestion_job: the Flink job name writing the table.
-    :param cdc_job: the Flink CDC job name feeding the topics, if any.
-    :param heartbeat_topic: the topic the CDC job writes source heartbeats to, if any.
-    """
-
-    table: str
-    topics: tuple[str, ...]
-    group: str
-    ingestion_job: str
-    cdc_job: str | None = None
-    heartbeat_topic: str | None = None
-
-    def __post_init__(self) -> None:
-        is_location = ":/" in self.table or self.table.startswith("/")  # a Hadoop-layout table
-        if "." not in self.table and not is_location:
-            raise ValueError(f"table must be 'namespace.table' or a metadata location, got {self.table!r}")
-        if not self.topics:
-            raise ValueError("a pipeline reads at least one topic")
-        object.__setattr__(self, "topics", tuple(self.topics))
+__all__ = ["evaluate", "observe_job", "observe_kafka"]
 
 
 def _utc_ms(ms: int | None) -> datetime | None:
@@ -117,35 +88,6 @@ def observe_kafka(
             )
         )
     return KafkaObservation(group=pipeline.group, target=target, partitions=tuple(parts))
-
-
-def observe_table(table: Any, name: str) -> TableSnapshots:
-    """A pyiceberg table's snapshot log as plain data (see also :func:`read_snapshot_log`)."""
-    meta = table.metadata
-    snaps = []
-    for s in meta.snapshots:
-        summary = s.summary
-        op = summary.operation.value if summary is not None else "append"
-        snaps.append(
-            SnapshotObservation(
-                snapshot_id=s.snapshot_id,
-                parent_id=s.parent_snapshot_id,
-                timestamp_ms=s.timestamp_ms,
-                operation=Operation(op),
-                # Only the Flink sink's keys matter to the decision; the statistics are left behind.
-                summary={
-                    k: str(v)
-                    for k, v in (summary.additional_properties if summary else {}).items()
-                    if k.startswith("flink.")
-                },
-            )
-        )
-    return TableSnapshots(
-        table=name,
-        current_snapshot_id=meta.current_snapshot_id,
-        snapshots=tuple(snaps),
-        properties=dict(meta.properties),
-    )
 
 
 def evaluate(

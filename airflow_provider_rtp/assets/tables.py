@@ -18,7 +18,7 @@ from airflow.sdk import Asset
 
 from airflow_provider_rtp.completeness import Window
 
-__all__ = ["DecisionStore", "partition_key", "table_asset"]
+__all__ = ["PARTITION_KEY_FORMAT", "DecisionStore", "partition_key", "table_asset"]
 
 PARTITION_KEY_FORMAT = "%Y-%m-%dT%H:%M:%S"
 

@@ -66,7 +66,7 @@ def _targets(args: argparse.Namespace) -> list[LagTarget]:
         return [LagTarget(args.name or args.group, args.group, tuple(args.topic), args.heartbeat_topic)]
     if not args.pipelines:
         raise ValueError("nothing to measure: give --pipelines (or RTP_PIPELINES) or --group with --topic")
-    from airflow_provider_rtp.pipelines import load_pipelines
+    from airflow_provider_rtp.completeness import load_pipelines
 
     return targets_from_pipelines(load_pipelines(args.pipelines), args.pipeline)
 
