@@ -6,7 +6,6 @@ from importlib import metadata
 from typing import Any
 
 PACKAGE_NAME = "airflow-provider-rtp"
-VERSION = "0.1.0"
 
 _RTP_CONN_FIELDS: dict[str, Any] = {
     "sql_gateway_url": {
@@ -151,7 +150,7 @@ def get_provider_info() -> dict[str, Any]:
             "Lake-ingestion dependency scheduling: submit and maintain Flink jobs, measure Kafka time "
             "lag, and start batch work only once an hour is provably committed in Iceberg."
         ),
-        "versions": [VERSION],
+        "versions": [metadata.version(PACKAGE_NAME)]  # pyproject takes it from __version__,
         "integrations": [
             {
                 "integration-name": "Apache Flink (real-time platform)",
@@ -295,13 +294,6 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "string",
                         "example": "/opt/airflow/config/pipelines.yaml",
                         "default": None,
-                    },
-                    "poll_interval": {
-                        "description": "Seconds between two checks of a waiting task or trigger.",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "30",
-                        "default": "30",
                     },
                     "rest_retries": {
                         "description": "Retries of a Flink REST call on connection errors and HTTP 5xx.",

@@ -60,8 +60,6 @@ class _LoopState:
     clients: dict[tuple[str, str, str], _Clients] = field(default_factory=dict)
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_EVALUATIONS))
     rounds: dict[str, _Round] = field(default_factory=dict)
-    evaluations: int = 0  # evaluations run (a shared one counts once): for benchmarks and logs
-    requests: int = 0
 
 
 # Per event loop: asyncio primitives belong to one loop, and tests run one loop after another.
@@ -74,12 +72,6 @@ def _state() -> _LoopState:
     if state is None:
         state = _STATES[loop] = _LoopState()
     return state
-
-
-def stats() -> dict[str, int]:
-    """Requests and evaluations so far in this loop, and the client sets open."""
-    state = _state()
-    return {"requests": state.requests, "evaluations": state.evaluations, "client_sets": len(state.clients)}
 
 
 async def acquire_clients(check: CompletenessCheck, build: ConnectionFetcher) -> CheckClients:
@@ -130,7 +122,6 @@ async def evaluate(
     """``run_check`` in a worker thread, within the process's evaluation slots, shared with
     identical evaluations that are still waiting for a slot."""
     state = _state()
-    state.requests += 1
     if persisted is not None:  # a stored decision to reuse: rare, and specific to its caller
         return await _run(state, check, window, clients, persisted)
     key = json.dumps([check.to_dict(), window.to_dict()], sort_keys=True)
@@ -154,7 +145,6 @@ async def _lead(
     try:
         async with state.slots:
             del state.rounds[key]  # reading starts now: later requests start a new round
-            state.evaluations += 1
             result = await asyncio.to_thread(run_check, check, window, clients, persisted=None)
     except asyncio.CancelledError:
         if state.rounds.get(key) is this:
@@ -173,5 +163,4 @@ async def _run(
     state: _LoopState, check: CompletenessCheck, window: Window, clients: CheckClients, persisted: Any
 ) -> CheckResult:
     async with state.slots:
-        state.evaluations += 1
         return await asyncio.to_thread(run_check, check, window, clients, persisted=persisted)
