@@ -150,7 +150,8 @@ def get_provider_info() -> dict[str, Any]:
             "Lake-ingestion dependency scheduling: submit and maintain Flink jobs, measure Kafka time "
             "lag, and start batch work only once an hour is provably committed in Iceberg."
         ),
-        "versions": [metadata.version(PACKAGE_NAME)]  # pyproject takes it from __version__,
+        # The installed version: pyproject.toml takes it from airflow_provider_rtp.__version__.
+        "versions": [metadata.version(PACKAGE_NAME)],
         "integrations": [
             {
                 "integration-name": "Apache Flink (real-time platform)",
