@@ -150,7 +150,7 @@ def get_provider_info() -> dict[str, Any]:
             "Lake-ingestion dependency scheduling: submit and maintain Flink jobs, measure Kafka time "
             "lag, and start batch work only once an hour is provably committed in Iceberg."
         ),
-        # The installed version: pyproject.toml takes it from airflow_provider_rtp.__version__.
+        # The installed version; pyproject.toml reads it off the package (__version__).
         "versions": [metadata.version(PACKAGE_NAME)],
         "integrations": [
             {
