@@ -3,6 +3,8 @@
 One base class, one family per system, so a DAG can catch what it can handle::
 
     RtpError
+    ├── InvalidInputError          bad input: an argument, a name, a window or a declaration
+    │   └── CompletenessError      the decision core's family (completeness/errors.py)
     ├── FlinkError                 the Flink JobManager or SQL Gateway said no
     │   ├── FlinkConnectionError   not reachable after bounded retries
     │   ├── FlinkJobNotFound       no job with that id / RUNNING job with that name
@@ -14,7 +16,8 @@ One base class, one family per system, so a DAG can catch what it can handle::
     ├── InfluxError                a shard rejected a write or query
     └── ClickHouseError            ClickHouse rejected a statement
 
-Bad arguments are ``ValueError``/``TypeError`` at construction, not ``RtpError``.
+Bad input is an :class:`InvalidInputError`, raised as early as it can be told (at DAG parse
+time where the value is known then): a task fails at once with its message instead of waiting.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ __all__ = [
     "FlinkSqlError",
     "IcebergError",
     "InfluxError",
+    "InvalidInputError",
     "KafkaError",
     "RtpError",
 ]
@@ -36,6 +40,10 @@ __all__ = [
 
 class RtpError(Exception):
     """Base of every error this provider raises on purpose."""
+
+
+class InvalidInputError(RtpError):
+    """Bad input: the message names the offending value and, where there is one, the fix."""
 
 
 class FlinkError(RtpError):

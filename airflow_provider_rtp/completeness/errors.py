@@ -4,7 +4,7 @@ The core never talks to a system, so everything it raises is about the data it
 was handed. Each message names the offending value and, where there is one, the
 fix::
 
-    CompletenessError (ValueError)
+    CompletenessError (InvalidInputError, the provider's bad-input error)
     ├── NaiveDatetimeError         a datetime without tzinfo: pass an aware UTC datetime
     ├── InvalidWindowError         end ≤ start, or a window far beyond "now"
     ├── InvalidPolicyError         a negative or non-timedelta duration, an unknown behaviour
@@ -14,6 +14,8 @@ fix::
 """
 
 from __future__ import annotations
+
+from airflow_provider_rtp.exceptions import InvalidInputError
 
 __all__ = [
     "CompletenessError",
@@ -26,7 +28,7 @@ __all__ = [
 ]
 
 
-class CompletenessError(ValueError):
+class CompletenessError(InvalidInputError):
     """Base of every input error of the completeness core."""
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_rtp.cli.completeness import main, parse_duration, parse_window
-from airflow_provider_rtp.completeness import load_pipelines
+from airflow_provider_rtp.completeness import InvalidPipelineError, load_pipelines
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,7 +47,7 @@ def test_reference_pipelines_file_loads() -> None:
 def test_pipelines_file_names_bad_keys(tmp_path: Path) -> None:
     bad = tmp_path / "p.yaml"
     bad.write_text("pipelines:\n  a.b:\n    topics: [t]\n    group: g\n    ingestion_job: j\n    gruop: x\n")
-    with pytest.raises(ValueError, match="gruop"):
+    with pytest.raises(InvalidPipelineError, match="gruop"):
         load_pipelines(bad)
 
 

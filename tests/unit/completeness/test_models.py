@@ -25,8 +25,11 @@ def test_naive_datetime_is_refused_and_named() -> None:
         Window(datetime(2026, 11, 24, 10), at(11))
 
 
-def test_errors_are_value_errors() -> None:
-    assert issubclass(CompletenessError, ValueError)
+def test_errors_are_the_providers_bad_input_errors() -> None:
+    from airflow_provider_rtp.exceptions import InvalidInputError, RtpError
+
+    assert issubclass(CompletenessError, InvalidInputError) and issubclass(InvalidInputError, RtpError)
+    assert not issubclass(CompletenessError, ValueError)
     for error in (NaiveDatetimeError, InvalidWindowError, InvalidPolicyError, MalformedRecordError):
         assert issubclass(error, CompletenessError)
 
