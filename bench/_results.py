@@ -30,7 +30,7 @@ def machine() -> dict[str, Any]:
 
 def write_results(script_name: str, figures: dict[str, Any], versions: dict[str, Any]) -> Path:
     """Write ``bench/results/<script_name>.json`` and return its path."""
-    from airflow_provider_rtp.get_provider_info import VERSION
+    from airflow_provider_rtp import __version__
 
     path = RESULTS / f"{Path(script_name).stem}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +38,7 @@ def write_results(script_name: str, figures: dict[str, Any], versions: dict[str,
         "script": f"bench/{Path(script_name).stem}.py",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "versions": {"python": platform.python_version(), "provider": VERSION, **versions},
+        "versions": {"python": platform.python_version(), "provider": __version__, **versions},
         "figures": figures,
     }
     path.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")

@@ -64,8 +64,8 @@ from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState, 
 from airflow_provider_rtp.hooks.completeness import CheckClients
 from airflow_provider_rtp.iceberg import snapshot_log as iceberg_metadata
 from airflow_provider_rtp.kafka import KafkaLagReader
+from bench._kafka_requests import CountingAdmin
 from bench._results import write_results
-from bench.kafka_lag import CountingAdmin
 from tests.stack import flink_rest_url, host, kafka_bootstrap, port, sql_gateway_url, stack_env
 
 RECORDS_PER_PARTITION = 20

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ import confluent_kafka
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from airflow_provider_rtp.kafka import KafkaLagReader
+from bench._kafka_requests import RequestCountingReader
 from bench._results import write_results
 from tests.stack import REPO, kafka_bootstrap, stack_env
 
@@ -111,54 +110,16 @@ def timed(fn: Any) -> tuple[float, Any]:
     return round(time.perf_counter() - start, 4), out
 
 
-class CountingAdmin:
-    """Counts the admin calls the reader makes; each is one batched request per broker involved."""
-
-    def __init__(self, admin: AdminClient) -> None:
-        self._admin = admin
-        self.calls: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._admin, name)
-        if not callable(attr) or name == "poll":
-            return attr
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] += 1
-            return attr(*args, **kwargs)
-
-        return counted
-
-
 def count_requests(group: str, topic: str) -> dict[str, Any]:
     """Requests of one lag measurement: admin calls made, and requests sent to the brokers by type
     as librdkafka's statistics count them (summed over the admin client and the probe consumer;
     its counters leave out the OffsetFetch that list_consumer_group_offsets sends)."""
-    latest: dict[str, Counter[str]] = {}
-
-    def on_stats(raw: str) -> None:
-        stats = json.loads(raw)
-        sent: Counter[str] = Counter()
-        for broker in stats.get("brokers", {}).values():
-            sent.update({k: v for k, v in (broker.get("req") or {}).items() if v})
-        latest[stats["name"]] = sent  # cumulative per client: the last report wins
-
-    reader = KafkaLagReader(
-        {"bootstrap.servers": kafka_bootstrap(), "statistics.interval.ms": 50, "stats_cb": on_stats}
-    )
-    admin = CountingAdmin(reader._admin)
-    reader._admin = admin  # type: ignore[assignment]
+    reader = RequestCountingReader({"bootstrap.servers": kafka_bootstrap()})
     try:
         reader.group_lag(group, [topic])
+        return {"admin_calls": reader.admin_calls(), "protocol_requests": reader.protocol_requests()}
     finally:
         reader.close()
-    total: Counter[str] = Counter()
-    for sent in latest.values():
-        total.update(sent)
-    return {
-        "admin_calls": dict(sorted(admin.calls.items())),
-        "protocol_requests": dict(sorted(total.items())),
-    }
 
 
 # Connection set-up, not measurement: ApiVersion once per connection, and FindCoordinator, which
