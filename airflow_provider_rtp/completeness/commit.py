@@ -29,9 +29,7 @@ from airflow_provider_rtp.completeness.snapshots import (
     DEFAULT_MAX_CONTINUOUS_EMPTY_COMMITS,
     MAX_CONTINUOUS_EMPTY_COMMITS,
     TableSnapshots,
-    covering_commit,
-    flink_commits,
-    main_ancestry,
+    main_commits,
 )
 
 __all__ = ["CheckpointCommitStage", "CommitOutcome", "CommitStage", "IcebergCommitStage"]
@@ -56,17 +54,17 @@ class IcebergCommitStage:
         return self.table.table
 
     def evaluate(self, job: JobObservation, *, upstream_held: bool, policy: Policy) -> CommitOutcome:
-        commits = flink_commits(main_ancestry(self.table), self.operator_id)
-        own = [c for c in commits if c.job_id == job.job_id]
-        advice: list[Advice] = []
+        # The log's commits are indexed once per log (tens of thousands of snapshots): this reads
+        # J's commits, binary-searches c* among them, and looks at other jobs only when waiting.
+        commits = main_commits(self.table, self.operator_id)
+        not_before = None
         if job.start_time is not None:
             # A job id reused across runs: the previous run's checkpoint ids say nothing about this run.
             not_before = ceil_epoch_ms(job.start_time + policy.clock_skew_margin)
-            earlier = [c for c in own if c.snapshot.timestamp_ms < not_before]
-            if earlier:
-                own = [c for c in own if c.snapshot.timestamp_ms >= not_before]
-                top = max(c.checkpoint_id for c in earlier)
-                advice.append(_advice.job_id_reused(self.stage, job, len(earlier), top))
+        own = commits.of_job(job.job_id, not_before)
+        advice: list[Advice] = []
+        if own.earlier_top is not None:
+            advice.append(_advice.job_id_reused(self.stage, job, len(own.earlier), own.earlier_top))
         c_star = job.latest_checkpoint_id
         base = StageResult(
             stage=self.stage,
@@ -78,36 +76,37 @@ class IcebergCommitStage:
         )
         if c_star is None:
             return CommitOutcome(base, None, tuple(advice))
-        cover = covering_commit(own, job.job_id, c_star)
+        cover = own.covering(c_star)
         if cover is not None:
-            result = _replace(
-                base, status=StageStatus.OK, reason=Reason.OK, checkpoint_id=cover.checkpoint_id
-            )
-            point = CommitPoint(job.job_id, cover.checkpoint_id, cover.snapshot.snapshot_id)
+            checkpoint_id = commits.checkpoint_ids[cover]
+            result = _replace(base, status=StageStatus.OK, reason=Reason.OK, checkpoint_id=checkpoint_id)
+            point = CommitPoint(job.job_id, checkpoint_id, commits.snapshot_ids[cover])
             return CommitOutcome(result, point, tuple(advice))
 
-        others = [c for c in commits if c.job_id != job.job_id]
         lag_in_checkpoints = None
-        if own:
-            result = _replace(base, reason=Reason.COMMIT_BEHIND, checkpoint_id=own[-1].checkpoint_id)
-            lag_in_checkpoints = c_star - own[-1].checkpoint_id
-        elif others:
-            last = others[-1]
-            note = f"table last committed by job {short_job_id(last.job_id)} checkpoint {last.checkpoint_id}"
+        last_other = commits.last_not_of(job.job_id)
+        if own.indices:
+            last = own.checkpoint_ids[-1]
+            result = _replace(base, reason=Reason.COMMIT_BEHIND, checkpoint_id=last)
+            lag_in_checkpoints = c_star - last
+        elif last_other is not None:
+            other_job, other_checkpoint = commits.job_ids[last_other], commits.checkpoint_ids[last_other]
+            note = f"table last committed by job {short_job_id(other_job)} checkpoint {other_checkpoint}"
             result = _replace(base, reason=Reason.NEW_JOB_NO_COMMIT, note=note)
         else:
             result = _replace(base, reason=Reason.NO_COMMIT)
-            if self.table.history_truncated:
-                oldest = main_ancestry(self.table)[0].snapshot_id
+            oldest = self.table.oldest_main_snapshot_id
+            if self.table.history_truncated and oldest is not None:
                 advice.append(_advice.history_expired(self.stage, job.job_id, oldest))
         setting = self.table.max_continuous_empty_commits
         if upstream_held and setting != 1 and (lag_in_checkpoints is None or lag_in_checkpoints >= 2):
             key, default = MAX_CONTINUOUS_EMPTY_COMMITS, DEFAULT_MAX_CONTINUOUS_EMPTY_COMMITS
             advice.append(_advice.empty_commits(self.stage, self.name, c_star, setting, key, default))
-        # After a restore the sink skips every checkpoint id up to the highest one the table records.
-        own_ids = {c.snapshot.snapshot_id for c in own}  # a set: logs run to tens of thousands
-        others_ids = (c.checkpoint_id for c in commits if c.snapshot.snapshot_id not in own_ids)
-        highest = max(others_ids, default=None)
+        # After a restore the sink skips every checkpoint id up to the highest one the table records
+        # (other jobs' commits, and this job id's commits from before its start).
+        highest = max(
+            (h for h in (commits.highest_not_of(job.job_id), own.earlier_top) if h is not None), default=None
+        )
         if job.restored is not None and highest is not None and highest > c_star:
             advice.append(_advice.restore_skips_commits(self.stage, job, self.name, c_star, highest))
         return CommitOutcome(result, None, tuple(advice))

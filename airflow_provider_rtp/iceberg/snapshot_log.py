@@ -2,16 +2,17 @@
 
 A Flink-fed table commits every checkpoint, so its metadata file grows by a
 snapshot each time and, after weeks, holds tens of thousands of them. pyiceberg
-validates the whole file into models before anything can be read (seconds at
-20,000 snapshots); the decision needs five fields per snapshot. So:
+validates the whole file into models before anything can be read (about a second
+at 20,000 snapshots); the decision needs seven fields per snapshot. So:
 
 - the current metadata location is asked of the catalog (one SQL query for the
   SQL/JDBC catalog; other catalogs load the table as usual);
-- the file is read through the catalog's FileIO and parsed (pydantic-core, in Rust) into
-  the few fields the decision reads, skipping the rest, then into :class:`TableSnapshots`;
+- the file is read through the catalog's FileIO and decoded by msgspec into the
+  few fields the decision reads (every other key is skipped without building
+  objects), then into the columns of :class:`TableSnapshots` (no object per
+  snapshot: the core indexes the columns once per log);
 - metadata files are immutable, so a location already read is answered from
-  memory, and snapshots already seen in the table (same table uuid and snapshot
-  id: immutable too) are reused instead of being rebuilt.
+  memory, with the indexes the last evaluation built.
 
 The catalog is asked every time, so the log is never older than a fresh
 ``load_table`` would give.
@@ -19,22 +20,15 @@ The catalog is asked every time, so the log is never older than a fresh
 
 from __future__ import annotations
 
-import gc
 import gzip
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from pydantic_core import SchemaValidator, ValidationError
-from pydantic_core import core_schema as cs
+import msgspec
 
-from airflow_provider_rtp.completeness._frozen import FrozenMap
 from airflow_provider_rtp.completeness.snapshots import (
-    FLINK_JOB_ID,
-    FLINK_MAX_COMMITTED_CHECKPOINT_ID,
-    FLINK_OPERATOR_ID,
     Operation,
+    SnapshotColumns,
     SnapshotObservation,
     TableSnapshots,
 )
@@ -43,107 +37,64 @@ from airflow_provider_rtp.iceberg.locations import is_metadata_location
 
 __all__ = ["observe_table", "read_snapshot_log", "table_snapshots_from_metadata"]
 
-_OPERATIONS = {op.value: op for op in Operation}
-# One parsed version per table: enough to reuse unchanged snapshots, bounded by the number of tables.
+# One parsed version per table, bounded by the number of tables.
 _CACHE_LOCK = threading.Lock()
-_LATEST: dict[tuple[str, str], tuple[str, str | None, TableSnapshots]] = {}
+_LATEST: dict[tuple[str, str], tuple[str, TableSnapshots]] = {}
 
 
-def _field(schema: Any, *, required: bool = False) -> Any:
-    return cs.typed_dict_field(schema, required=required)
+# Only what the decision reads is declared; msgspec skips every other key (manifest lists, statistics,
+# the schema, the snapshot and metadata logs) while decoding. gc=False: the decoded rows hold no
+# containers, so the cyclic collector need not track tens of thousands of them.
+class _Summary(msgspec.Struct, gc=False):
+    operation: str = Operation.APPEND.value
+    job_id: str | None = msgspec.field(default=None, name="flink.job-id")
+    checkpoint: str | None = msgspec.field(default=None, name="flink.max-committed-checkpoint-id")
+    operator_id: str | None = msgspec.field(default=None, name="flink.operator-id")
 
 
-_FLINK_KEYS = (FLINK_JOB_ID, FLINK_MAX_COMMITTED_CHECKPOINT_ID, FLINK_OPERATOR_ID)
-# Only what the decision reads is materialised; every other key (manifest lists, statistics, the
-# schema, the snapshot and metadata logs) is skipped while parsing, without building objects.
-_METADATA = SchemaValidator(
-    cs.typed_dict_schema(
-        {
-            "table-uuid": _field(cs.nullable_schema(cs.str_schema())),
-            "current-snapshot-id": _field(cs.nullable_schema(cs.int_schema())),
-            "properties": _field(cs.dict_schema(cs.str_schema(), cs.any_schema())),
-            "snapshots": _field(
-                cs.list_schema(
-                    cs.typed_dict_schema(
-                        {
-                            "snapshot-id": _field(cs.int_schema(), required=True),
-                            "parent-snapshot-id": _field(cs.nullable_schema(cs.int_schema())),
-                            "timestamp-ms": _field(cs.int_schema(), required=True),
-                            "summary": _field(
-                                cs.typed_dict_schema(
-                                    {k: _field(cs.any_schema()) for k in ("operation", *_FLINK_KEYS)},
-                                    extra_behavior="ignore",
-                                )
-                            ),
-                        },
-                        extra_behavior="ignore",
-                    )
-                )
-            ),
-        },
-        extra_behavior="ignore",
-    )
-)
+class _Snapshot(msgspec.Struct, gc=False):
+    snapshot_id: int = msgspec.field(name="snapshot-id")
+    timestamp_ms: int = msgspec.field(name="timestamp-ms")
+    parent_id: int | None = msgspec.field(default=None, name="parent-snapshot-id")
+    summary: _Summary | None = None
 
 
-def table_snapshots_from_metadata(
-    raw: bytes | str, name: str, previous: TableSnapshots | None = None
-) -> tuple[str | None, TableSnapshots]:
+class _Metadata(msgspec.Struct):
+    table_uuid: str | None = msgspec.field(default=None, name="table-uuid")
+    current_snapshot_id: int | None = msgspec.field(default=None, name="current-snapshot-id")
+    properties: dict[str, Any] | None = None
+    snapshots: list[_Snapshot] | None = None
+
+
+_DECODER = msgspec.json.Decoder(_Metadata)
+_NO_SUMMARY = _Summary()  # a v1 snapshot may have none: an append
+
+
+def table_snapshots_from_metadata(raw: bytes | str, name: str) -> tuple[str | None, TableSnapshots]:
     """``(table uuid, snapshot log)`` of a metadata file's text.
 
-    :param previous: an earlier log of the same table (same uuid), whose snapshots are reused by id.
     :raises IcebergError: the text is not table metadata.
     """
-    with _no_cycle_collection():
-        return _build(raw, name, previous)
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Parsing a large log allocates a burst of objects without reference cycles: the cyclic
-    collector would only traverse the whole heap several times over them (most of the cost in a
-    process as large as a triggerer's). Pause it for the burst, if no one else paused it."""
-    was_enabled = gc.isenabled()
-    gc.disable()
     try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _build(raw: bytes | str, name: str, previous: TableSnapshots | None) -> tuple[str | None, TableSnapshots]:
-    try:
-        meta = _METADATA.validate_json(raw)
-    except ValidationError as exc:
+        meta = _DECODER.decode(raw)
+    except msgspec.DecodeError as exc:
         raise IcebergError(f"table {name}: unreadable metadata: {exc}") from exc
-    known = previous.by_id() if previous is not None else {}
-    snapshots = []
-    for s in meta.get("snapshots") or ():
-        reused = known.get(s["snapshot-id"])
-        if reused is not None:
-            snapshots.append(reused)
-            continue
-        summary = s.get("summary") or {}
-        op = str(summary.get("operation", "append"))
-        snapshots.append(
-            SnapshotObservation(
-                snapshot_id=s["snapshot-id"],
-                parent_id=s.get("parent-snapshot-id"),
-                timestamp_ms=s["timestamp-ms"],
-                operation=_OPERATIONS.get(op, op),  # type: ignore[arg-type]  # unknown ones are named
-                summary=FrozenMap({k: str(summary[k]) for k in _FLINK_KEYS if k in summary}),
-            )
-        )
-        _ = snapshots[-1].flink  # parsed once per snapshot, within this burst
-    current = meta.get("current-snapshot-id")
-    table = TableSnapshots(
-        table=name,
-        current_snapshot_id=None if current == -1 else current,
-        snapshots=tuple(snapshots),
-        properties=meta.get("properties") or {},
+    snaps = meta.snapshots or []
+    summaries = [s.summary or _NO_SUMMARY for s in snaps]
+    columns = SnapshotColumns(
+        tuple([s.snapshot_id for s in snaps]),
+        tuple([s.parent_id for s in snaps]),
+        tuple([s.timestamp_ms for s in snaps]),
+        tuple([m.operation for m in summaries]),
+        tuple([m.job_id for m in summaries]),
+        tuple([m.checkpoint for m in summaries]),
+        tuple([m.operator_id for m in summaries]),
     )
-    return meta.get("table-uuid"), table
+    current = meta.current_snapshot_id
+    table = TableSnapshots.from_columns(
+        name, None if current == -1 else current, columns, meta.properties or {}
+    )
+    return meta.table_uuid, table
 
 
 def read_snapshot_log(catalog: Any, identifier: str) -> TableSnapshots:
@@ -163,14 +114,10 @@ def read_snapshot_log(catalog: Any, identifier: str) -> TableSnapshots:
     with _CACHE_LOCK:
         cached = _LATEST.get(key)
     if cached is not None and cached[0] == location:
-        return cached[2]
-    raw = _read(pyiceberg_catalog, location, identifier)
-    uuid, previous = (cached[1], cached[2]) if cached is not None else (None, None)
-    parsed_uuid, table = table_snapshots_from_metadata(raw, identifier, previous)
-    if previous is not None and parsed_uuid != uuid:  # re-created table: nothing carries over
-        parsed_uuid, table = table_snapshots_from_metadata(raw, identifier)
+        return cached[1]  # the same immutable file: the same log, with its indexes already built
+    _, table = table_snapshots_from_metadata(_read(pyiceberg_catalog, location, identifier), identifier)
     with _CACHE_LOCK:
-        _LATEST[key] = (location, parsed_uuid, table)
+        _LATEST[key] = (location, table)
     return table
 
 
