@@ -1,11 +1,17 @@
-"""The clients of one completeness check, built from its Airflow connections."""
+"""What one completeness check reads, from Airflow: its pipeline and its clients.
+
+The sensor, its triggers and the ``rtp-completeness`` command resolve the
+pipeline with :func:`resolve_pipeline` and build their clients with
+:class:`CheckClients`, so they ask the same question of the same systems.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
+from airflow_provider_rtp.completeness import Pipeline
 from airflow_provider_rtp.evaluation import CompletenessCheck
 from airflow_provider_rtp.flink import FlinkRestClient
 from airflow_provider_rtp.hooks.iceberg import IcebergHook
@@ -13,7 +19,95 @@ from airflow_provider_rtp.hooks.kafka import kafka_client_config
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 from airflow_provider_rtp.kafka import KafkaLagReader
 
-__all__ = ["CheckClients"]
+__all__ = ["CheckClients", "lookup_connection", "resolve_pipeline"]
+
+
+def resolve_pipeline(
+    table: str,
+    *,
+    pipeline: Pipeline | None = None,
+    pipelines_file: str | None = None,
+    topics: Sequence[str] | str | None = None,
+    group: str | None = None,
+    ingestion_job: str | None = None,
+    cdc_job: str | None = None,
+    heartbeat_topic: str | None = None,
+) -> Pipeline:
+    """The pipeline feeding ``table``: given, spelled out, or declared in the pipelines YAML.
+
+    The YAML is ``pipelines_file``, else the ``[rtp] pipelines_file`` Airflow option.
+    """
+    if pipeline is not None:
+        if pipeline.table != table:
+            raise ValueError(f"pipeline is declared for table {pipeline.table!r}, not {table!r}")
+        return pipeline
+    if topics or group or ingestion_job:
+        missing = [
+            n for n, v in (("topics", topics), ("group", group), ("ingestion_job", ingestion_job)) if not v
+        ]
+        if missing:
+            raise ValueError(f"table {table!r}: also give {', '.join(missing)} (or a pipelines file)")
+        assert topics and group and ingestion_job
+        return Pipeline(
+            table=table,
+            topics=tuple([topics] if isinstance(topics, str) else topics),
+            group=group,
+            ingestion_job=ingestion_job,
+            cdc_job=cdc_job or None,
+            heartbeat_topic=heartbeat_topic or None,
+        )
+    from airflow.sdk import conf
+
+    path = pipelines_file or conf.get("rtp", "pipelines_file", fallback=None)
+    if not path:
+        raise ValueError(
+            f"no pipeline for table {table!r}: pass pipeline=, or topics/group/ingestion_job, "
+            "or a pipelines YAML (pipelines_file= or [rtp] pipelines_file)"
+        )
+    from airflow_provider_rtp.completeness import load_pipelines
+
+    pipelines = load_pipelines(path)
+    if table not in pipelines:
+        raise ValueError(
+            f"table {table!r} is not declared in {path} (declared: {', '.join(sorted(pipelines))})"
+        )
+    return pipelines[table]
+
+
+def lookup_connection(conn_id: str) -> Any:
+    """A connection as any Airflow process finds it: AIRFLOW_CONN_* variables, a secrets backend, the DB.
+
+    Outside a task and the API server the task SDK searches only the first two, so
+    a connection defined in the metadata database is read from it here, directly.
+    Its secrets are registered with the secret masker either way.
+    """
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk import BaseHook
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        pass
+    try:
+        from airflow.secrets.metastore import MetastoreBackend
+
+        conn = MetastoreBackend().get_connection(conn_id)
+    except Exception as exc:  # no reachable metadata DB: the connection is simply not defined
+        conn = None
+        reason = f"; the metadata database was not readable ({type(exc).__name__})"
+    else:
+        reason = ""
+    if conn is None:
+        raise ValueError(
+            f"Airflow connection {conn_id!r} is not defined: set AIRFLOW_CONN_{conn_id.upper()}, "
+            f"add it to the secrets backend or to Airflow's connections{reason}"
+        )
+    from airflow.sdk.log import mask_secret
+
+    if conn.password:
+        mask_secret(conn.password)
+    conn.extra_dejson  # noqa: B018  # masks the extra's sensitive values
+    return conn
 
 
 class CheckClients:

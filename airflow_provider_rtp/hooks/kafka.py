@@ -1,23 +1,28 @@
-"""Exact consumer-group lag through an Airflow connection of type ``kafka``."""
+"""Exact consumer-group lag through the Apache Kafka provider's ``kafka`` connection.
+
+:func:`kafka_client_config` is the one way a ``kafka`` connection becomes a
+librdkafka configuration here: the hook, the completeness check's clients and
+the ``rtp-completeness`` command all build their clients through it.
+"""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseHook
+from airflow.providers.apache.kafka.hooks.base import KafkaBaseHook
 from airflow.sdk.log import mask_secret
 
 from airflow_provider_rtp.kafka import GroupLag, KafkaLagReader, PartitionLag
 
-__all__ = ["KafkaHook", "kafka_client_config", "redacted_config"]
+__all__ = ["KafkaClientConfig", "KafkaHook", "kafka_client_config", "redacted_config"]
 
 # librdkafka properties whose values are credentials (sasl.password, ssl.key.password,
 # sasl.oauthbearer.client.secret, sasl.jaas.config, ssl.key.pem, ...).
 _SECRET_WORDS = ("password", "secret", "jaas", "key.pem", "token", "credentials")
+_HIDDEN = "***"
 
 
 def _is_secret(key: str) -> bool:
@@ -26,80 +31,96 @@ def _is_secret(key: str) -> bool:
 
 def redacted_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """``config`` with credential values replaced, safe to log or show."""
-    return {k: ("***" if _is_secret(k) else v) for k, v in config.items()}
+    return {k: (_HIDDEN if _is_secret(k) else v) for k, v in config.items()}
 
 
-def kafka_client_config(conn: Any) -> dict[str, Any]:
-    """A librdkafka config from a ``kafka`` connection: its extra, else ``host:port`` as bootstrap.
+class KafkaClientConfig(dict[str, Any]):
+    """A librdkafka configuration whose ``repr`` and ``str`` hide credential values.
 
-    Credentials in it are registered with Airflow's secret masker, so they never reach a log.
+    It is a plain ``dict`` for confluent-kafka; only showing it is redacted.
     """
-    config = {str(k): v for k, v in (conn.extra_dejson or {}).items()}
-    if "bootstrap.servers" not in config and conn.host:
-        config["bootstrap.servers"] = f"{conn.host}:{conn.port}" if conn.port else conn.host
-    if "bootstrap.servers" not in config:
-        raise ValueError(f"connection {conn.conn_id!r} has no 'bootstrap.servers' in its extra and no host")
-    for key, value in config.items():
-        if _is_secret(key) and isinstance(value, str) and value:
-            mask_secret(value, key)
-    # The reader's probe consumers choose their own group ids.
-    config.pop("group.id", None)
-    return config
+
+    def __repr__(self) -> str:
+        return f"KafkaClientConfig({redacted_config(self)!r})"
+
+    __str__ = __repr__
 
 
-class KafkaHook(BaseHook):
+def kafka_client_config(conn: Any) -> KafkaClientConfig:
+    """The librdkafka configuration of a ``kafka`` connection (one already fetched).
+
+    The connection's extra is the configuration, as for the Apache Kafka provider:
+    its rules apply (``bootstrap.servers`` required, string callbacks only from
+    ``[apache_kafka] callback_allowlist``, managed-cloud OAuth callbacks). Credential
+    values are registered with Airflow's secret masker. ``group.id`` is left out:
+    every client built from it chooses its own group (see :attr:`KafkaHook.default_group`).
+    """
+    return KafkaHook(conn.conn_id, connection=conn).config
+
+
+class KafkaHook(KafkaBaseHook):
     """Measures consumer-group lag exactly (see :class:`~airflow_provider_rtp.kafka.KafkaLagReader`).
 
-    The connection is the one the official ``apache-airflow-providers-apache-kafka``
-    package defines (type ``kafka``): its extra JSON is the librdkafka client
-    configuration, e.g. ``{"bootstrap.servers": "broker:9092", "group.id": "orders-sink",
-    "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.username": "...",
-    "sasl.password": "..."}``, so existing connections work unchanged. ``group.id``
-    is the default group to measure; ``error_cb`` may name a function by its dotted path.
+    The connection is the official ``apache-airflow-providers-apache-kafka`` one
+    (type ``kafka``), read by its base hook: the extra JSON is the librdkafka
+    client configuration, e.g. ``{"bootstrap.servers": "broker:9092", "group.id":
+    "orders-sink", "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN",
+    "sasl.username": "...", "sasl.password": "..."}``. ``group.id`` is the default
+    group to measure.
 
     The hook keeps one reader, so a reset (committed offsets going backwards)
     shows up between two measurements made through the same hook.
 
     :param kafka_config_id: the Airflow connection id.
+    :param connection: one already fetched (a trigger gets it asynchronously), else looked up by id.
     """
 
-    conn_name_attr = "kafka_config_id"
-    default_conn_name = "kafka_default"
-    conn_type = "kafka"
-    hook_name = "Apache Kafka"
+    def __init__(self, kafka_config_id: str = KafkaBaseHook.default_conn_name, *, connection: Any = None):
+        super().__init__(kafka_config_id)
+        self._connection = connection
+        # The base hook looks its connection up by id each time it builds a config;
+        # this hook answers with the one it holds (given, or fetched once).
+        self.get_connection = self._held_connection  # type: ignore[method-assign]
 
-    def __init__(self, kafka_config_id: str = default_conn_name) -> None:
-        super().__init__()
-        self.kafka_config_id = kafka_config_id
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kafka_config_id={self.kafka_config_id!r})"
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "login", "password", "port", "host"],
-            "relabeling": {"extra": "Config Dict"},
-            "placeholders": {"extra": '{"bootstrap.servers": "localhost:9092", "group.id": "my-group"}'},
-        }
+    __str__ = __repr__
+
+    def _held_connection(self, conn_id: str) -> Any:
+        if conn_id != self.kafka_config_id:
+            return type(self).get_connection(conn_id)
+        return self.connection
+
+    @property
+    def connection(self) -> Any:
+        if self._connection is None:
+            self._connection = type(self).get_connection(self.kafka_config_id)
+        return self._connection
+
+    def _build_config(self) -> KafkaClientConfig:
+        try:
+            config = super()._build_config()
+        except ValueError as exc:
+            raise ValueError(
+                f"Kafka connection {self.kafka_config_id!r}: {exc} (its extra is the librdkafka config, "
+                'e.g. {"bootstrap.servers": "broker:9092"})'
+            ) from None
+        for key, value in config.items():
+            if _is_secret(key) and isinstance(value, str) and value:
+                # Without a name: Airflow would skip a name outside its own list (sasl.jaas.config).
+                mask_secret(value)
+        config.pop("group.id", None)
+        return KafkaClientConfig(config)
 
     @cached_property
-    def config(self) -> dict[str, Any]:
-        """The librdkafka configuration from the connection's extra; credentials are masked in logs."""
-        extra = dict(self.get_connection(self.kafka_config_id).extra_dejson)
-        if not extra.get("bootstrap.servers"):
-            raise ValueError(
-                f"connection {self.kafka_config_id!r} has no 'bootstrap.servers' in its extra "
-                "(the extra is the librdkafka config, as for the apache-kafka provider)"
-            )
-        for key, value in extra.items():
-            if _is_secret(key) and isinstance(value, str) and value:
-                mask_secret(value, key)
-        if isinstance(extra.get("error_cb"), str):
-            module, _, name = extra["error_cb"].rpartition(".")
-            extra["error_cb"] = getattr(importlib.import_module(module), name)
-        return extra
+    def config(self) -> KafkaClientConfig:
+        """The librdkafka configuration (see :func:`kafka_client_config`)."""
+        return self._build_config()
 
     @property
     def default_group(self) -> str | None:
-        group = self.config.get("group.id")
+        group = self.connection.extra_dejson.get("group.id")
         return str(group) if group else None
 
     @cached_property
@@ -108,9 +129,6 @@ class KafkaHook(BaseHook):
             "Kafka lag reader for %s (connection %s)", self.config["bootstrap.servers"], self.kafka_config_id
         )
         return KafkaLagReader(self.config)
-
-    def get_conn(self) -> KafkaLagReader:
-        return self.reader
 
     def close(self) -> None:
         reader = self.__dict__.pop("reader", None)

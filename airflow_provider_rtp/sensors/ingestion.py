@@ -28,59 +28,12 @@ from airflow_provider_rtp.completeness import (
     Window,
 )
 from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck, run_check
-from airflow_provider_rtp.hooks.completeness import CheckClients
+from airflow_provider_rtp.hooks.completeness import CheckClients, resolve_pipeline
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = ["IngestionCompleteSensor", "resolve_pipeline"]
-
-
-def resolve_pipeline(
-    table: str,
-    *,
-    pipeline: Pipeline | None = None,
-    pipelines_file: str | None = None,
-    topics: Sequence[str] | None = None,
-    group: str | None = None,
-    ingestion_job: str | None = None,
-    cdc_job: str | None = None,
-    heartbeat_topic: str | None = None,
-) -> Pipeline:
-    """The pipeline feeding ``table``: given, spelled out, or declared in the pipelines YAML."""
-    if pipeline is not None:
-        if pipeline.table != table:
-            raise ValueError(f"pipeline is declared for table {pipeline.table!r}, not {table!r}")
-        return pipeline
-    if topics or group or ingestion_job:
-        missing = [
-            n for n, v in (("topics", topics), ("group", group), ("ingestion_job", ingestion_job)) if not v
-        ]
-        if missing:
-            raise ValueError(f"table {table!r}: also give {', '.join(missing)} (or a pipelines file)")
-        assert topics and group and ingestion_job
-        return Pipeline(
-            table=table,
-            topics=tuple([topics] if isinstance(topics, str) else topics),
-            group=group,
-            ingestion_job=ingestion_job,
-            cdc_job=cdc_job or None,
-            heartbeat_topic=heartbeat_topic or None,
-        )
-    path = pipelines_file or conf.get("rtp", "pipelines_file", fallback=None)
-    if not path:
-        raise ValueError(
-            f"no pipeline for table {table!r}: pass pipeline=, or topics/group/ingestion_job, "
-            "or a pipelines YAML (pipelines_file= or [rtp] pipelines_file)"
-        )
-    from airflow_provider_rtp.completeness import load_pipelines
-
-    pipelines = load_pipelines(path)
-    if table not in pipelines:
-        raise ValueError(
-            f"table {table!r} is not declared in {path} (declared: {', '.join(sorted(pipelines))})"
-        )
-    return pipelines[table]
 
 
 def _as_timedelta(value: timedelta | float | int, name: str) -> timedelta:

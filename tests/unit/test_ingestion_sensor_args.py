@@ -13,7 +13,6 @@ from airflow_provider_rtp.completeness import InvalidPolicyError, InvalidWindowE
 from airflow_provider_rtp.evaluation import CompletenessCheck, is_transient
 from airflow_provider_rtp.evaluation.check import check_window
 from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkJobNotFound, KafkaError
-from airflow_provider_rtp.hooks.kafka import kafka_client_config
 from airflow_provider_rtp.sensors.ingestion import IngestionCompleteSensor, resolve_pipeline
 from airflow_provider_rtp.triggers.ingestion import IngestionCompleteEventTrigger, IngestionCompleteTrigger
 
@@ -83,21 +82,6 @@ def test_window_far_ahead_is_refused_before_any_io() -> None:
     with pytest.raises(InvalidWindowError, match="after now"):
         check_window(Window(now + timedelta(days=2), now + timedelta(days=2, hours=1)), Policy(), now)
     check_window(Window(now, now + timedelta(hours=1)), Policy(), now)
-
-
-class _Conn:
-    def __init__(self, extra: dict, host: str | None = None, port: int | None = None) -> None:
-        self.extra_dejson, self.host, self.port, self.conn_id = extra, host, port, "kafka_x"
-
-
-def test_kafka_config_from_an_official_kafka_connection() -> None:
-    config = kafka_client_config(
-        _Conn({"bootstrap.servers": "b:9092", "group.id": "g", "security.protocol": "SSL"})
-    )
-    assert config == {"bootstrap.servers": "b:9092", "security.protocol": "SSL"}
-    assert kafka_client_config(_Conn({}, host="h", port=9093))["bootstrap.servers"] == "h:9093"
-    with pytest.raises(ValueError, match=r"bootstrap\.servers"):
-        kafka_client_config(_Conn({}))
 
 
 def test_restarting_systems_are_transient_bad_names_are_not() -> None:
