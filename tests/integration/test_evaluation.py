@@ -84,34 +84,3 @@ def test_unknown_topic_and_job_are_named(clients: dict) -> None:
 def test_naive_datetime_is_refused() -> None:
     with pytest.raises(ValueError, match=r"(?i)naive|timezone|UTC"):
         Window(datetime(2026, 11, 24, 10), datetime(2026, 11, 24, 11))
-
-
-def test_cli_reports_a_past_minute_complete() -> None:
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from tests.stack import REPO, host, port, stack_env
-
-    env = stack_env()
-    end = datetime.now(tz=UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
-    exe = Path(sys.executable).parent / "rtp-completeness"
-    args = [
-        str(exe),
-        "--table",
-        "ods.orders",
-        "--window",
-        f"{(end - timedelta(minutes=1)).isoformat()}/PT1M",
-        "--pipelines",
-        str(REPO / "stack" / "pipelines.yaml"),
-        "--kafka-bootstrap",
-        kafka_bootstrap(),
-        "--flink-url",
-        flink_rest_url(),
-        "--catalog-uri",
-        f"postgresql+psycopg2://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@{host()}:"
-        f"{port('POSTGRES_PORT')}/{env['POSTGRES_CATALOG_DB']}",
-    ]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "COMPLETE" in out.stdout and "iceberg  ods.orders" in out.stdout
