@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_rtp.completeness import (
-    CdcObservation,
     Decision,
     IcebergCommitStage,
     JobObservation,
@@ -27,6 +26,7 @@ from airflow_provider_rtp.completeness import (
     decide,
 )
 from airflow_provider_rtp.completeness.observations import RestoreInfo
+from airflow_provider_rtp.evaluation.cdc import observe_cdc
 from airflow_provider_rtp.exceptions import FlinkJobNotFound
 from airflow_provider_rtp.flink import FlinkRestClient
 from airflow_provider_rtp.iceberg.snapshot_log import read_snapshot_log
@@ -103,17 +103,8 @@ def evaluate(
     """Gather every observation in the contract's order and decide."""
     now = now or datetime.now(tz=UTC)
     target = window.target(policy)
-    cdc = None
-    if pipeline.heartbeat_topic or pipeline.cdc_job:
-        heartbeat = (
-            _utc_ms(kafka.newest_committed_timestamp(pipeline.heartbeat_topic))
-            if pipeline.heartbeat_topic
-            else None
-        )
-        cdc_job = observe_job(flink, pipeline.cdc_job) if pipeline.cdc_job else None
-        cdc = CdcObservation(
-            name=pipeline.cdc_job or str(pipeline.heartbeat_topic), heartbeat=heartbeat, job=cdc_job
-        )
+    # CDC first: heartbeats, or the CDC job's source gauges (read before its checkpoint).
+    cdc = observe_cdc(pipeline, kafka=kafka, flink=flink, observe_job=observe_job)
     kafka_obs = observe_kafka(kafka, pipeline, target, window.target_ms(policy), int(now.timestamp() * 1000))
     job = observe_job(flink, pipeline.ingestion_job)  # c* is read after the offsets
     table = read_snapshot_log(catalog, pipeline.table)
