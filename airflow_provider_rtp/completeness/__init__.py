@@ -8,7 +8,6 @@ I/O that gathers :class:`Observations` differs.
 
 from __future__ import annotations
 
-from airflow_provider_rtp.completeness.cdc_watermark import MetricWatermark, metric_watermark
 from airflow_provider_rtp.completeness.commit import (
     CheckpointCommitStage,
     CommitOutcome,
@@ -97,7 +96,6 @@ __all__ = [
     "LagSample",
     "MalformedObservationError",
     "MalformedRecordError",
-    "MetricWatermark",
     "NaiveDatetimeError",
     "Observations",
     "Operation",
@@ -118,5 +116,4 @@ __all__ = [
     "Window",
     "decide",
     "load_pipelines",
-    "metric_watermark",
 ]

@@ -1,33 +1,39 @@
-"""A small JSON-over-HTTP client with the retry rules every Flink endpoint shares.
+"""A small JSON-over-HTTP client with the one retry policy every Flink endpoint shares.
 
-Retry policy (bounded, exponential backoff):
-- connection errors: retried for every method when the request never reached
-  the server (connect failures), and for idempotent methods otherwise;
-- HTTP 5xx: retried for idempotent methods only — a POST that reached Flink
-  (a statement, a jar run) may have taken effect, so repeating it could run a
-  job twice;
-- HTTP 4xx: never retried; Flink's own error text is raised verbatim.
-
-A caller may also turn off retries of 5xx answers that carry Flink's error body
-(``retry_flink_errors=False``): e.g. a failed SQL statement's result answers 500
-every time, which is Flink's verdict, not a transient fault.
+Retries are urllib3's ``Retry``, mounted on the client's one ``requests.Session``
+(bounded; urllib3's exponential backoff: at once, then ``2·backoff``, ``4·backoff``...):
+- connection errors that never reached the server (refused, unresolvable, connect
+  timeout): retried for every method;
+- read errors and timeouts: retried for idempotent methods only — a POST that reached
+  Flink (a statement, a jar run) may have taken effect, so repeating it could run a job twice;
+- HTTP 502/503/504, and a 500 without Flink's JSON error body (a proxy's page, an empty
+  answer): retried for idempotent methods;
+- an HTTP 500 carrying Flink's ``{"errors": [...]}`` is Flink's verdict on the request
+  (e.g. a failed SQL statement's result answers it every time): never retried;
+- HTTP 4xx: never retried. Flink's own error text is raised verbatim.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import BaseHTTPResponse
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.util.retry import Retry
 
 from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkError
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "PUT", "OPTIONS"})
+RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,41 @@ def error_summary(errors: list[str]) -> str:
     return errors[0].splitlines()[0] if errors and errors[0].strip() else ""
 
 
+class _FlinkRetry(Retry):
+    """urllib3's policy plus two rules: Flink's JSON 500 ends the retries, and each retry is logged."""
+
+    system = "Flink"
+    attempts = 1
+
+    def new(self, **kw: Any) -> Self:
+        retry = super().new(**kw)
+        retry.system, retry.attempts = self.system, self.attempts
+        return retry
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        if response is not None and response.status == 500 and _is_json(response):
+            # Handed back as it is (raise_on_status=False): the caller raises Flink's text.
+            raise MaxRetryError(_pool, url or "", ResponseError("Flink's error answer"))  # type: ignore[arg-type]
+        what = "connection failed" if error is not None else f"HTTP {response.status if response else '?'}"
+        attempt = len(self.history) + 1
+        log.warning("%s %s %s: %s (attempt %d/%d)", self.system, method, url, what, attempt, self.attempts)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def _is_json(response: Any) -> bool:
+    return str(response.headers.get("Content-Type", "")).startswith("application/json")
+
+
 class JsonHttpClient:
-    """One ``requests.Session`` per client; ``close()`` releases its connections."""
+    """One ``requests.Session`` per client, with the retry policy mounted; ``close()`` releases it."""
 
     def __init__(self, settings: HttpSettings, *, system: str = "Flink") -> None:
         self.settings = settings
@@ -87,6 +126,21 @@ class JsonHttpClient:
         if settings.auth_header:
             self._session.headers["Authorization"] = settings.auth_header
         self._session.verify = settings.verify
+        retry = _FlinkRetry(
+            total=None,
+            connect=settings.retries,
+            read=settings.retries,
+            status=settings.retries,
+            other=0,
+            allowed_methods=IDEMPOTENT,
+            status_forcelist=RETRIED_STATUSES,
+            backoff_factor=settings.backoff,
+            raise_on_status=False,
+        )
+        retry.system, retry.attempts = system, settings.retries + 1
+        adapter = HTTPAdapter(max_retries=retry)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
 
     def close(self) -> None:
         self._session.close()
@@ -110,95 +164,45 @@ class JsonHttpClient:
         files: Any = None,
         expected: tuple[int, ...] = (200, 201, 202),
         timeout: float | None = None,
-        retry_flink_errors: bool = True,
     ) -> Any:
         method = method.upper()
-        url = self.url(path)
-        attempts = self.settings.retries + 1
-        last_exc: Exception | None = None
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(self.settings.backoff * (2 ** (attempt - 1)))
-            try:
-                resp = self._session.request(
-                    method,
-                    url,
-                    json=json,
-                    params=params,
-                    files=files,
-                    timeout=(self.settings.connect_timeout, timeout or self.settings.read_timeout),
-                )
-            except requests.ConnectionError as exc:
-                last_exc = exc
-                # A refused/unresolvable connection never reached the server: safe to retry.
-                if method in IDEMPOTENT or _never_sent(exc):
-                    log.warning(
-                        "%s %s %s: connection failed (attempt %d/%d)",
-                        self.system,
-                        method,
-                        path,
-                        attempt + 1,
-                        attempts,
-                    )
-                    continue
-                raise FlinkConnectionError(
-                    f"{self.system} at {self.settings.base_url}: {method} {path} "
-                    f"failed and is not safe to repeat: {exc}"
-                ) from exc
-            except requests.Timeout as exc:
-                last_exc = exc
-                if method in IDEMPOTENT:
-                    continue
-                raise FlinkConnectionError(f"{self.system} {method} {path} timed out: {exc}") from exc
-            if resp.status_code in expected:
-                if not resp.content:
-                    return None
-                try:
-                    return resp.json()
-                except ValueError:
-                    return resp.text
-            errors = flink_error_text(resp)
-            retryable = retry_flink_errors or not _is_flink_error_body(resp)
-            if resp.status_code >= 500 and method in IDEMPOTENT and retryable and attempt + 1 < attempts:
-                log.warning(
-                    "%s %s %s: HTTP %d (attempt %d/%d)",
-                    self.system,
-                    method,
-                    path,
-                    resp.status_code,
-                    attempt + 1,
-                    attempts,
-                )
-                continue
-            summary = error_summary(errors) or resp.reason
-            raise FlinkError(
-                f"{self.system} {method} {path} returned HTTP {resp.status_code}: {summary}\n"
-                + "\n".join(errors),
-                status=resp.status_code,
-                flink_errors=errors,
+        where = f"{self.system} at {self.settings.base_url}"
+        try:
+            resp = self._session.request(
+                method,
+                self.url(path),
+                json=json,
+                params=params,
+                files=files,
+                timeout=(self.settings.connect_timeout, timeout or self.settings.read_timeout),
             )
-        raise FlinkConnectionError(
-            f"{self.system} at {self.settings.base_url} is unreachable: {method} {path} failed "
-            f"{attempts} times; last error: {last_exc}"
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            if _retries_ran_out(exc):
+                raise FlinkConnectionError(
+                    f"{where} is unreachable: {method} {path} failed {self.settings.retries + 1} times; "
+                    f"last error: {exc}"
+                ) from exc
+            if method not in IDEMPOTENT:
+                raise FlinkConnectionError(
+                    f"{where}: {method} {path} failed and is not safe to repeat: {exc}"
+                ) from exc
+            raise FlinkConnectionError(f"{where}: {method} {path} failed: {exc}") from exc
+        if resp.status_code in expected:
+            if not resp.content:
+                return None
+            try:
+                return resp.json()
+            except ValueError:
+                return resp.text
+        errors = flink_error_text(resp)
+        summary = error_summary(errors) or resp.reason
+        raise FlinkError(
+            f"{self.system} {method} {path} returned HTTP {resp.status_code}: {summary}\n"
+            + "\n".join(errors),
+            status=resp.status_code,
+            flink_errors=errors,
         )
 
 
-def _is_flink_error_body(response: requests.Response) -> bool:
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    return isinstance(body, Mapping) and isinstance(body.get("errors"), list)
-
-
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    text = repr(exc)
-    return any(
-        s in text
-        for s in (
-            "ConnectionRefused",
-            "NewConnectionError",
-            "NameResolution",
-            "Failed to establish a new connection",
-        )
-    )
+def _retries_ran_out(exc: Exception) -> bool:
+    return any(isinstance(arg, MaxRetryError) for arg in exc.args)

@@ -1,9 +1,11 @@
-"""Waiting for a Flink job: one observation of the job, and one evaluator of it.
+"""Waiting for a Flink job: what one look at it saw, and the one evaluator of it. Pure: no I/O.
 
-``observe_job`` reads the job's state, restarts, checkpoint counts and (when the
-job has failed or restarted) its exception history. ``evaluate_job`` turns such
-an observation into a verdict; it is pure, so the sensor's poke and the
-trigger's loop decide identically and unit tests run it on plain data.
+:meth:`FlinkRestClient.observe_job <airflow_provider_rtp.flink.rest.FlinkRestClient.observe_job>`
+reads the job's state, restarts, checkpoints, vertices and (when the job has failed or
+restarted) its exception history into a :class:`JobObservation`. :func:`evaluate_job`
+turns it into a verdict. Every wait drives these two: the sync loop
+(``FlinkRestClient.wait_for_job``, used by operators and by the sensor's poke) and the
+deferrable trigger, so all of them decide alike and fail at once with Flink's root cause.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from airflow_provider_rtp.exceptions import FlinkError, FlinkJobNotFound
+from airflow_provider_rtp.completeness import observations as core
 from airflow_provider_rtp.flink.models import JobState
-from airflow_provider_rtp.flink.rest import FlinkRestClient
 
 __all__ = [
     "JobFailure",
@@ -24,9 +26,10 @@ __all__ = [
     "JobWaitCriteria",
     "Progress",
     "Verdict",
+    "VertexParallelism",
     "evaluate_job",
-    "find_job_by_name",
-    "observe_job",
+    "failures_from_rest",
+    "restarts_from_history",
     "root_cause_line",
 ]
 
@@ -46,8 +49,19 @@ class JobFailure:
 
 
 @dataclass(frozen=True)
+class VertexParallelism:
+    vertex_id: str
+    name: str
+    parallelism: int
+
+
+@dataclass(frozen=True)
 class JobObservation:
-    """What the JobManager said about one job at one moment."""
+    """What the JobManager said about one job at one moment.
+
+    The completeness core takes a narrower view of the same reads (:meth:`for_completeness`):
+    it decides on state and checkpoints only, so restarts and failures stay here.
+    """
 
     job_id: str
     name: str
@@ -60,31 +74,60 @@ class JobObservation:
     failures: tuple[JobFailure, ...] = ()
     # None when unknown; read only while the job is RUNNING without a completed checkpoint.
     checkpointing_enabled: bool | None = None
+    latest_checkpoint_trigger_ms: int | None = None
+    start_time_ms: int | None = None
+    restored: core.RestoreInfo | None = None
+    vertices: tuple[VertexParallelism, ...] = ()
+
+    def for_completeness(self) -> core.JobObservation:
+        """The completeness contract's input: the same reads, in the core's terms."""
+        return core.JobObservation(
+            job_id=self.job_id,
+            name=self.name,
+            state=self.state,
+            latest_checkpoint_id=self.latest_checkpoint_id,
+            latest_checkpoint_trigger=_utc_ms(self.latest_checkpoint_trigger_ms),
+            start_time=_utc_ms(self.start_time_ms),
+            restored=self.restored,
+        )
+
+
+def _utc_ms(ms: int | None) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms is not None and ms >= 0 else None
 
 
 @dataclass(frozen=True)
 class JobWaitCriteria:
-    """The states that end the wait, and whether a completed checkpoint must follow RUNNING."""
+    """The states that end the wait, and what must hold besides once RUNNING: a completed
+    checkpoint, or each vertex (by id) at its wanted parallelism."""
 
     target_states: frozenset[JobState]
     wait_for_checkpoint: bool = False
+    parallelism: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def of(
-        cls, target_states: Iterable[str | JobState], wait_for_checkpoint: bool = False
+        cls,
+        target_states: Iterable[str | JobState],
+        wait_for_checkpoint: bool = False,
+        parallelism: Mapping[str, int] | None = None,
     ) -> JobWaitCriteria:
         if isinstance(target_states, str):
             target_states = [target_states]
         states = frozenset(JobState.parse(str(s)) for s in target_states)
         if not states:
             raise ValueError("target_states is empty: name at least one Flink job state, e.g. RUNNING")
-        if wait_for_checkpoint and JobState.RUNNING not in states:
-            raise ValueError("wait_for_checkpoint needs RUNNING among target_states")
-        return cls(states, wait_for_checkpoint)
+        if (wait_for_checkpoint or parallelism) and JobState.RUNNING not in states:
+            raise ValueError("wait_for_checkpoint (or a parallelism) needs RUNNING among target_states")
+        return cls(states, wait_for_checkpoint, tuple(sorted((parallelism or {}).items())))
 
     def describe(self) -> str:
         states = "/".join(sorted(self.target_states))
-        return f"{states} and a completed checkpoint" if self.wait_for_checkpoint else states
+        if self.wait_for_checkpoint:
+            return f"{states} and a completed checkpoint"
+        if self.parallelism:
+            return f"{states} at the new parallelism"
+        return states
 
 
 @dataclass(frozen=True)
@@ -161,6 +204,16 @@ def evaluate_job(obs: JobObservation, criteria: JobWaitCriteria, seen: Progress 
         return JobVerdict(kind, message, tuple(notes), progress, result)
 
     wanted = criteria.describe()
+    if obs.state in criteria.target_states and criteria.parallelism and obs.state is JobState.RUNNING:
+        running = {v.vertex_id: v.parallelism for v in obs.vertices}
+        if all(running.get(vid) == p for vid, p in criteria.parallelism):
+            return verdict(Verdict.DONE, f"{desc} runs at {_by_name(obs)}")
+        targets = dict(criteria.parallelism)
+        want = {v.name: targets.get(v.vertex_id, v.parallelism) for v in obs.vertices}
+        return verdict(
+            Verdict.WAITING,
+            f"{desc} runs at {_by_name(obs)}, waiting for {want} (are enough task slots free?)",
+        )
     if obs.state in criteria.target_states:
         if not criteria.wait_for_checkpoint or obs.latest_checkpoint_id is not None:
             done = f"{desc} is {obs.state}"
@@ -192,99 +245,17 @@ def evaluate_job(obs: JobObservation, criteria: JobWaitCriteria, seen: Progress 
     return verdict(Verdict.WAITING, f"{desc} is {obs.state}; waiting for {wanted}")
 
 
-# -- reading the job from the JobManager ------------------------------------------
+def _by_name(obs: JobObservation) -> dict[str, int]:
+    return {v.name: v.parallelism for v in obs.vertices}
 
 
-def find_job_by_name(rest: FlinkRestClient, name: str) -> str:
-    """The id of the live job called ``name``, else of the newest finished one; unknown names fail."""
-    if not name or not name.strip():
-        raise ValueError("job_name must not be empty")
-    live = rest.find_running_job(name)
-    if live is not None:
-        return live.job_id
-    jobs = rest.list_jobs()
-    named = [j for j in jobs if j.name == name]
-    if named:
-        return max(named, key=lambda j: j.start_time_ms).job_id
-    running = sorted({j.name for j in jobs if j.state is JobState.RUNNING})
-    shown = ", ".join(running[:20]) + (f" (+{len(running) - 20} more)" if len(running) > 20 else "")
-    raise FlinkJobNotFound(f"no Flink job named {name!r} on the cluster; running jobs: {shown or 'none'}")
-
-
-def observe_job(
-    rest: FlinkRestClient, *, job_id: str | None = None, job_name: str | None = None
-) -> JobObservation:
-    """One look at the job (by id, or by name via :func:`find_job_by_name`)."""
-    if bool(job_id) == bool(job_name):
-        raise ValueError("give exactly one of job_id and job_name")
-    jid = job_id or find_job_by_name(rest, str(job_name))
-    details = rest.job_details(jid)
-    state = JobState.parse(str(details["state"]))
-    checkpoints = _checkpoints(rest, jid)
-    counts = checkpoints.get("counts") or {}
-    latest = checkpoints.get("latest") or {}
-    completed = latest.get("completed") or {}
-    failed = latest.get("failed") or {}
-    restarts = _restarts(rest, jid)
-    failures: tuple[JobFailure, ...] = ()
-    if restarts or state in (JobState.FAILING, JobState.FAILED, JobState.RESTARTING) or state.is_terminal:
-        failures = _failures(rest, jid)
-    latest_checkpoint_id = int(completed["id"]) if "id" in completed else None
-    enabled = None
-    if state is JobState.RUNNING and latest_checkpoint_id is None:
-        enabled = _checkpointing_enabled(rest, jid)
-    return JobObservation(
-        job_id=jid,
-        name=str(details.get("name", job_name or "")),
-        state=state,
-        # The metric is refreshed every few seconds and gone once the job ends; the history is current.
-        restarts=max(restarts or 0, _restarts_from_history(state, failures)),
-        latest_checkpoint_id=latest_checkpoint_id,
-        checkpoints_in_progress=int(counts.get("in_progress", 0)),
-        failed_checkpoints=int(counts.get("failed", 0)),
-        checkpoint_failure=failed.get("failure_message"),
-        failures=failures,
-        checkpointing_enabled=enabled,
-    )
-
-
-def _checkpoints(rest: FlinkRestClient, job_id: str) -> dict[str, Any]:
-    try:
-        return rest.http.request("GET", f"/jobs/{job_id}/checkpoints") or {}
-    except FlinkError as exc:
-        # A job without checkpointing (or not yet scheduled) has no statistics.
-        if exc.status == 404:
-            return {}
-        raise
-
-
-def _checkpointing_enabled(rest: FlinkRestClient, job_id: str) -> bool | None:
-    try:
-        config = rest.http.request("GET", f"/jobs/{job_id}/checkpoints/config") or {}
-    except FlinkError as exc:
-        if exc.status == 404:
-            return None
-        raise
-    # A job without checkpointing reports the interval as Long.MAX_VALUE.
-    interval = config.get("interval")
-    return None if interval is None else 0 < int(interval) < 2**63 - 1
-
-
-def _restarts(rest: FlinkRestClient, job_id: str) -> int | None:
-    raw = rest.http.request("GET", f"/jobs/{job_id}/metrics", params={"get": "numRestarts"}) or []
-    for metric in raw:
-        if metric.get("id") == "numRestarts" and "value" in metric:
-            return int(float(metric["value"]))
-    return None
-
-
-def _restarts_from_history(state: JobState, failures: tuple[JobFailure, ...]) -> int:
-    # Every failure but a FAILED job's last one led to a restart.
+def restarts_from_history(state: JobState, failures: tuple[JobFailure, ...]) -> int:
+    """Every failure but a FAILED job's last one led to a restart."""
     return max(0, len(failures) - (1 if state is JobState.FAILED else 0))
 
 
-def _failures(rest: FlinkRestClient, job_id: str) -> tuple[JobFailure, ...]:
-    raw = rest.exceptions(job_id) or {}
+def failures_from_rest(raw: Mapping[str, Any]) -> tuple[JobFailure, ...]:
+    """The entries of ``GET /jobs/:id/exceptions`` (``exceptionHistory``), newest first."""
     entries = (raw.get("exceptionHistory") or {}).get("entries") or []
     return tuple(
         JobFailure(

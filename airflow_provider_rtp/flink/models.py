@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# The one job-state enum lives in the completeness core (stdlib only); the REST views use it.
+from airflow_provider_rtp.completeness.observations import JobState
+
 __all__ = ["CheckpointStats", "JobState", "JobSummary", "SavepointResult"]
-
-
-class JobState(enum.StrEnum):
-    INITIALIZING = "INITIALIZING"
-    CREATED = "CREATED"
-    RUNNING = "RUNNING"
-    FAILING = "FAILING"
-    FAILED = "FAILED"
-    CANCELLING = "CANCELLING"
-    CANCELED = "CANCELED"
-    FINISHED = "FINISHED"
-    RESTARTING = "RESTARTING"
-    SUSPENDED = "SUSPENDED"
-    RECONCILING = "RECONCILING"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (JobState.FAILED, JobState.CANCELED, JobState.FINISHED, JobState.SUSPENDED)
-
-    @classmethod
-    def parse(cls, value: str) -> JobState:
-        try:
-            return cls(value.upper())
-        except ValueError:
-            raise ValueError(f"unknown Flink job state {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -69,6 +46,7 @@ class CheckpointStats:
     restored_id: int | None
     restored_path: str | None
     restored_is_savepoint: bool | None
+    latest_failure: str | None = None
 
     @classmethod
     def from_rest(cls, raw: Mapping[str, Any]) -> CheckpointStats:
@@ -77,6 +55,7 @@ class CheckpointStats:
         completed = latest.get("completed") or {}
         savepoint = latest.get("savepoint") or {}
         restored = latest.get("restored") or {}
+        failed = latest.get("failed") or {}
         return cls(
             completed=int(counts.get("completed", 0)),
             failed=int(counts.get("failed", 0)),
@@ -90,6 +69,7 @@ class CheckpointStats:
             restored_id=int(restored["id"]) if "id" in restored else None,
             restored_path=restored.get("external_path"),
             restored_is_savepoint=restored.get("is_savepoint"),
+            latest_failure=failed.get("failure_message"),
         )
 
 

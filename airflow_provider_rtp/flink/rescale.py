@@ -16,7 +16,6 @@ __all__ = [
     "plan_rescale",
     "requirements_body",
     "scheduler_of",
-    "vertices_at_target",
 ]
 
 Method = Literal["adaptive", "savepoint", "none"]
@@ -78,8 +77,3 @@ def requirements_body(
         lower = min(int(bounds.get("lowerBound", 1)), upper)
         body[vertex_id] = {"parallelism": {"lowerBound": lower, "upperBound": upper}}
     return body
-
-
-def vertices_at_target(targets: Mapping[str, int], vertices: Sequence[Mapping[str, Any]]) -> bool:
-    running = {str(v["id"]): int(v["parallelism"]) for v in vertices}
-    return all(running.get(vid) == p for vid, p in targets.items())

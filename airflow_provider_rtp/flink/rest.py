@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_rtp.completeness.observations import RestoreInfo
 from airflow_provider_rtp.exceptions import (
     FlinkError,
     FlinkJobAmbiguous,
@@ -16,11 +18,25 @@ from airflow_provider_rtp.exceptions import (
 )
 from airflow_provider_rtp.flink._http import HttpSettings, JsonHttpClient
 from airflow_provider_rtp.flink.diagnosis import JobDiagnosis, Thresholds, VertexLoad, diagnose, vertex_load
+from airflow_provider_rtp.flink.job_wait import (
+    JobFailure,
+    JobObservation,
+    JobVerdict,
+    JobWaitCriteria,
+    Progress,
+    Verdict,
+    VertexParallelism,
+    evaluate_job,
+    failures_from_rest,
+    restarts_from_history,
+)
 from airflow_provider_rtp.flink.models import CheckpointStats, JobState, JobSummary, SavepointResult
 from airflow_provider_rtp.flink.rescale import scheduler_of
 from airflow_provider_rtp.flink.restore import RestorePoint, newest_restore_point, restore_points
 
 __all__ = ["FlinkRestClient", "is_missing_jar", "jar_checksum"]
+
+log = logging.getLogger(__name__)
 
 # Uploaded jars are stored as "<uuid>_<name>"; we name them "<sha256[:16]>-<name>"
 # so an identical jar already on the cluster is found and reused.
@@ -68,30 +84,41 @@ class FlinkRestClient:
         raw = self.http.request("GET", "/jobs/overview")
         return [JobSummary.from_overview(j) for j in raw.get("jobs", [])]
 
-    def find_running_job(self, name: str) -> JobSummary | None:
-        """The RUNNING (or about to run) job called ``name``; the name is the identity DAGs use."""
-        live = (
-            JobState.RUNNING,
-            JobState.CREATED,
-            JobState.INITIALIZING,
-            JobState.RESTARTING,
-            JobState.RECONCILING,
-        )
-        matches = [j for j in self.list_jobs() if j.name == name and j.state in live]
-        if len(matches) > 1:
-            ids = ", ".join(j.job_id for j in matches)
+    def find_job(self, name: str) -> JobSummary | None:
+        """The job called ``name`` (the name is the identity DAGs use): the live one, else the
+        newest ended one, else None. A live job (not terminal: starting, RUNNING, restarting...)
+        wins over ended runs of the same name; two live ones make the name no identity."""
+        if not name or not name.strip():
+            raise ValueError("job name must not be empty: it is the job's identity")
+        named = [j for j in self.list_jobs() if j.name == name]
+        live = [j for j in named if not j.state.is_terminal]
+        if len(live) > 1:
+            ids = ", ".join(f"{j.job_id} ({j.state})" for j in live)
             raise FlinkJobAmbiguous(
-                f"{len(matches)} live Flink jobs are named {name!r} ({ids}); "
+                f"{len(live)} live Flink jobs are named {name!r} ({ids}); "
                 "cancel the extra ones so the name identifies one job"
             )
-        return matches[0] if matches else None
+        if live:
+            return live[0]
+        return max(named, key=lambda j: (j.start_time_ms, j.end_time_ms or 0), default=None)
+
+    def find_running_job(self, name: str) -> JobSummary | None:
+        """The live job called ``name`` (see :meth:`find_job`), or None when none is live."""
+        job = self.find_job(name)
+        return job if job is not None and not job.state.is_terminal else None
 
     def get_running_job(self, name: str) -> JobSummary:
         job = self.find_running_job(name)
         if job is None:
-            known = sorted({j.name for j in self.list_jobs() if j.state == JobState.RUNNING})
-            raise FlinkJobNotFound(f"no RUNNING Flink job named {name!r}; running jobs: {known or 'none'}")
+            raise FlinkJobNotFound(
+                f"no RUNNING Flink job named {name!r}; running jobs: {self._running_names()}"
+            )
         return job
+
+    def _running_names(self) -> str:
+        running = sorted({j.name for j in self.list_jobs() if j.state is JobState.RUNNING})
+        shown = ", ".join(running[:20]) + (f" (+{len(running) - 20} more)" if len(running) > 20 else "")
+        return shown or "none"
 
     def job_details(self, job_id: str) -> dict[str, Any]:
         try:
@@ -113,48 +140,130 @@ class FlinkRestClient:
     def cancel(self, job_id: str) -> None:
         self.http.request("PATCH", f"/jobs/{job_id}", params={"mode": "cancel"})
 
+    # -- observing and waiting -------------------------------------------------
+    def observe_job(self, *, job_id: str | None = None, job_name: str | None = None) -> JobObservation:
+        """One look at the job, by id or by name (:meth:`find_job`); an unknown name fails."""
+        if bool(job_id) == bool(job_name):
+            raise ValueError("give exactly one of job_id and job_name")
+        if not job_id:
+            found = self.find_job(str(job_name))
+            if found is None:
+                raise FlinkJobNotFound(
+                    f"no Flink job named {job_name!r} on the cluster; running jobs: {self._running_names()}"
+                )
+            job_id = found.job_id
+        details = self.job_details(job_id)
+        state = JobState.parse(str(details["state"]))
+        stats = self._checkpoint_stats(job_id)
+        restarts = self._restarts(job_id)
+        failures: tuple[JobFailure, ...] = ()
+        if restarts or state in (JobState.FAILING, JobState.RESTARTING) or state.is_terminal:
+            failures = failures_from_rest(self.exceptions(job_id) or {})
+        enabled = None
+        if state is JobState.RUNNING and stats.latest_completed_id is None:
+            enabled = self._checkpointing_enabled(job_id)
+        restored = None
+        if stats.restored_id is not None:
+            restored = RestoreInfo(stats.restored_id, stats.restored_path, stats.restored_is_savepoint)
+        start = int(details.get("start-time", -1))
+        return JobObservation(
+            job_id=job_id,
+            name=str(details.get("name", job_name or "")),
+            state=state,
+            # The metric is refreshed every few seconds and gone once the job ends; the history is current.
+            restarts=max(restarts or 0, restarts_from_history(state, failures)),
+            latest_checkpoint_id=stats.latest_completed_id,
+            checkpoints_in_progress=stats.in_progress,
+            failed_checkpoints=stats.failed,
+            checkpoint_failure=stats.latest_failure,
+            failures=failures,
+            checkpointing_enabled=enabled,
+            latest_checkpoint_trigger_ms=stats.latest_completed_trigger_ms,
+            start_time_ms=start if start >= 0 else None,
+            restored=restored,
+            vertices=tuple(
+                VertexParallelism(str(v["id"]), str(v.get("name", v["id"])), int(v.get("parallelism", 0)))
+                for v in details.get("vertices") or []
+            ),
+        )
+
+    def wait_for_job(
+        self,
+        criteria: JobWaitCriteria,
+        *,
+        job_id: str | None = None,
+        job_name: str | None = None,
+        timeout: float,
+        poll_interval: float = 2.0,
+        seen: Progress | None = None,
+    ) -> JobVerdict:
+        """Look at the job every ``poll_interval`` seconds until :func:`evaluate_job` ends the wait.
+
+        The synchronous twin of the deferrable trigger: a job that fails (or ends otherwise)
+        fails the wait at the next look, with Flink's root cause; restarts and failed
+        checkpoints are logged as they appear.
+        """
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
+        deadline = time.monotonic() + timeout
+        seen = seen or Progress()
+        while True:
+            verdict = evaluate_job(self.observe_job(job_id=job_id, job_name=job_name), criteria, seen)
+            for note in verdict.notes:
+                log.warning("%s", note)
+            seen = verdict.progress
+            if verdict.verdict is Verdict.DONE:
+                log.info("%s", verdict.message)
+                return verdict
+            if verdict.verdict is Verdict.FAILED:
+                raise FlinkError(verdict.message)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FlinkOperationTimeout(f"{verdict.message}; gave up after {timeout:.0f}s")
+            log.info("%s", verdict.message)
+            time.sleep(min(poll_interval, remaining))
+
     def wait_for_state(
         self, job_id: str, states: Sequence[JobState], timeout: float, poll: float = 1.0
     ) -> JobState:
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self.job_state(job_id)
-            if state in states:
-                return state
-            if state.is_terminal:
-                raise FlinkError(
-                    f"Flink job {job_id} reached {state} while waiting for "
-                    f"{'/'.join(states)}; root cause: {self.root_cause(job_id)}"
-                )
-            if time.monotonic() > deadline:
-                raise FlinkOperationTimeout(
-                    f"Flink job {job_id} still {state} after {timeout:.0f}s (wanted {'/'.join(states)})"
-                )
-            time.sleep(poll)
+        """:meth:`wait_for_job` for one of ``states``; returns the state reached."""
+        verdict = self.wait_for_job(
+            JobWaitCriteria.of(states), job_id=job_id, timeout=timeout, poll_interval=poll
+        )
+        return JobState.parse(str(verdict.result["state"]))
 
-    def wait_for_checkpoint(
-        self, job_id: str, after_id: int = 0, timeout: float = 120.0, poll: float = 1.0
-    ) -> CheckpointStats:
-        deadline = time.monotonic() + timeout
-        while True:
-            stats = self.checkpoints(job_id)
-            if stats.latest_completed_id is not None and stats.latest_completed_id > after_id:
-                return stats
-            if time.monotonic() > deadline:
-                raise FlinkOperationTimeout(
-                    f"Flink job {job_id} completed no checkpoint after {after_id} within {timeout:.0f}s"
-                )
-            time.sleep(poll)
+    def wait_for_checkpoint(self, job_id: str, timeout: float = 120.0, poll: float = 1.0) -> CheckpointStats:
+        """:meth:`wait_for_job` for RUNNING with a completed checkpoint; returns the statistics."""
+        criteria = JobWaitCriteria.of([JobState.RUNNING], wait_for_checkpoint=True)
+        self.wait_for_job(criteria, job_id=job_id, timeout=timeout, poll_interval=poll)
+        return self.checkpoints(job_id)
 
-    def root_cause(self, job_id: str) -> str:
+    def _checkpoint_stats(self, job_id: str) -> CheckpointStats:
         try:
-            raw = self.exceptions(job_id)
-        except FlinkError:
-            return "unknown"
-        history = (raw.get("exceptionHistory") or {}).get("entries") or []
-        if history:
-            return str(history[0].get("stacktrace") or history[0].get("exceptionName", "unknown"))
-        return str(raw.get("root-exception") or "unknown")
+            return self.checkpoints(job_id)
+        except FlinkError as exc:
+            # A job without checkpointing (or not yet scheduled) has no statistics.
+            if exc.status == 404:
+                return CheckpointStats.from_rest({})
+            raise
+
+    def _checkpointing_enabled(self, job_id: str) -> bool | None:
+        try:
+            config = self.http.request("GET", f"/jobs/{job_id}/checkpoints/config") or {}
+        except FlinkError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        # A job without checkpointing reports the interval as Long.MAX_VALUE.
+        interval = config.get("interval")
+        return None if interval is None else 0 < int(interval) < 2**63 - 1
+
+    def _restarts(self, job_id: str) -> int | None:
+        raw = self.http.request("GET", f"/jobs/{job_id}/metrics", params={"get": "numRestarts"}) or []
+        for metric in raw:
+            if metric.get("id") == "numRestarts" and "value" in metric:
+                return int(float(metric["value"]))
+        return None
 
     def plan(self, job_id: str) -> dict[str, Any]:
         return self.http.request("GET", f"/jobs/{job_id}/plan")["plan"]
@@ -215,11 +324,22 @@ class FlinkRestClient:
         raw = self.http.request("GET", f"/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics")
         return [str(m["id"]) for m in raw or []]
 
-    def backpressure(self, job_id: str, vertex_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        """The vertex's backpressure sample; the first request only starts sampling, so poll briefly."""
+    def backpressure(self, job_id: str, vertex_id: str, timeout: float = 10.0) -> dict[str, Any] | None:
+        """The vertex's backpressure sample; the first request only starts sampling, so poll briefly.
+
+        None when Flink cannot tell yet: right after a restore, Flink 1.20 answers HTTP 500
+        (``NoSuchElementException: No value present`` in ``JobVertexBackPressureHandler``)
+        until the vertex's subtasks have reported.
+        """
         deadline = time.monotonic() + timeout
         while True:
-            raw = self.http.request("GET", f"/jobs/{job_id}/vertices/{vertex_id}/backpressure")
+            try:
+                raw = self.http.request("GET", f"/jobs/{job_id}/vertices/{vertex_id}/backpressure")
+            except FlinkError as exc:
+                if exc.status is None or exc.status < 500:
+                    raise
+                log.info("Backpressure of vertex %s of job %s not known yet: %s", vertex_id, job_id, exc)
+                return None
             if raw.get("status") == "ok" or time.monotonic() > deadline:
                 return raw
             time.sleep(0.5)

@@ -109,9 +109,9 @@ class SqlGatewayClient:
                     "GET",
                     f"/v2/sessions/{session}/operations/{op}/result/{token}",
                     params={"rowFormat": "JSON"},
+                    # A failed statement's result is Flink's error (HTTP 500) on every try: the
+                    # client's retry policy never repeats such an answer.
                     timeout=max(5.0, deadline - time.monotonic()),
-                    # A failed statement's result is Flink's error (HTTP 500) on every try.
-                    retry_flink_errors=False,
                 )
             except FlinkError as exc:
                 raise FlinkSqlError(

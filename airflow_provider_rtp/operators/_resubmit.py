@@ -1,8 +1,8 @@
 """What a job is made of (a jar or SQL), so resume and rescale can submit it again.
 
-The submission itself is the submit operators' own code: a JAR definition is handed to a
-``FlinkJarJobOperator``, a SQL definition to a ``FlinkSqlJobOperator``, both sharing this task's
-hook, so uploads, jar cleanup and SQL Gateway session handling behave exactly as there.
+The submission itself is the hook's (``RealtimePlatformHook.submit_jar`` / ``submit_sql``), the
+same code the submit operators run, so uploads, jar cleanup and SQL Gateway session handling
+behave exactly as there.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_rtp.exceptions import FlinkError
-from airflow_provider_rtp.flink import JobState
+from airflow_provider_rtp.flink.job_wait import JobWaitCriteria
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 from airflow_provider_rtp.links.flink import FlinkJobLink
-from airflow_provider_rtp.operators.flink import FlinkJarJobOperator, FlinkSqlJobOperator
 
 DEFINITION_FIELDS: tuple[str, ...] = ("jar", "entry_class", "args", "insert_sql", "setup_sql")
 
@@ -32,6 +31,7 @@ class FlinkJobDefinitionOperator(BaseOperator):
     :param flink_configuration: per-job Flink configuration of the new submission.
     :param allow_non_restored_state: let the new job skip state no operator claims.
     :param timeout: seconds to wait for each step (savepoint, stop, RUNNING).
+    :param poll_interval: seconds between two looks at a job being waited for.
     """
 
     operator_extra_links = (FlinkJobLink(),)
@@ -50,6 +50,7 @@ class FlinkJobDefinitionOperator(BaseOperator):
         flink_configuration: Mapping[str, str] | None = None,
         allow_non_restored_state: bool = False,
         timeout: float = 300.0,
+        poll_interval: float = 2.0,
         rtp_conn_id: str = RealtimePlatformHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -58,6 +59,8 @@ class FlinkJobDefinitionOperator(BaseOperator):
             raise ValueError("give either jar (a JAR job) or insert_sql (a SQL job), not both")
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
         self.job_name = job_name
         self.jar = jar
         self.entry_class = entry_class
@@ -68,6 +71,7 @@ class FlinkJobDefinitionOperator(BaseOperator):
         self.flink_configuration = dict(flink_configuration or {})
         self.allow_non_restored_state = allow_non_restored_state
         self.timeout = timeout
+        self.poll_interval = poll_interval
         self.rtp_conn_id = rtp_conn_id
 
     @cached_property
@@ -89,39 +93,38 @@ class FlinkJobDefinitionOperator(BaseOperator):
                 f"to submit {self.job_name!r} again the task needs its definition: jar= (with "
                 "entry_class/args) or insert_sql= (with setup_sql)"
             )
-        common: dict[str, Any] = {
-            "task_id": f"{self.task_id}__submit",
-            "job_name": self.job_name,
-            "allow_non_restored_state": self.allow_non_restored_state,
-            "rtp_conn_id": self.rtp_conn_id,
-            "wait_for": "none",
-        }
-        submitter: FlinkJarJobOperator | FlinkSqlJobOperator
+        submitted: dict[str, Any]
         if self.jar:
-            submitter = FlinkJarJobOperator(
-                jar=self.jar,
+            submitted = self.hook.submit_jar(
+                self.job_name,
+                self.jar,
                 entry_class=self.entry_class,
                 args=self.args,
                 parallelism=parallelism,
+                savepoint_path=restore_from,
+                allow_non_restored_state=self.allow_non_restored_state,
                 flink_configuration=self.flink_configuration,
-                **common,
             )
         else:
-            config = dict(self.flink_configuration)
-            if parallelism:
-                config["parallelism.default"] = str(parallelism)
-            submitter = FlinkSqlJobOperator(
-                insert_sql=self.insert_sql or (),
+            submitted = self.hook.submit_sql(
+                self.job_name,
+                self.insert_sql or (),
                 setup_sql=self.setup_sql,
                 session_properties=self.session_properties,
-                flink_configuration=config,
-                **common,
+                parallelism=parallelism,
+                savepoint_path=restore_from,
+                allow_non_restored_state=self.allow_non_restored_state,
+                flink_configuration=self.flink_configuration,
             )
-        submitter.__dict__["hook"] = self.hook  # one set of connections per task
-        submitted = submitter._submit(restore_from)
         job_id = str(submitted["job_id"])
-        self.hook.rest.wait_for_state(job_id, [JobState.RUNNING], timeout=self.timeout)
-        name = self.hook.rest.job_details(job_id).get("name")
-        if name != self.job_name:
-            raise FlinkError(f"job {job_id} runs as {name!r}, not {self.job_name!r}")
+        verdict = self.wait_for(job_id, JobWaitCriteria.of(["RUNNING"]))
+        if verdict["job_name"] != self.job_name:
+            raise FlinkError(f"job {job_id} runs as {verdict['job_name']!r}, not {self.job_name!r}")
         return submitted
+
+    def wait_for(self, job_id: str, criteria: JobWaitCriteria) -> dict[str, Any]:
+        """Wait for the job as the sensor and trigger do (fails at once if it fails); its result."""
+        verdict = self.hook.rest.wait_for_job(
+            criteria, job_id=job_id, timeout=self.timeout, poll_interval=self.poll_interval
+        )
+        return dict(verdict.result)

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from airflow.sdk import BaseOperator, conf
 
 from airflow_provider_rtp.exceptions import FlinkError
-from airflow_provider_rtp.flink import JobState, statement_set
-from airflow_provider_rtp.flink.rest import is_missing_jar
+from airflow_provider_rtp.flink.job_wait import JobWaitCriteria
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 from airflow_provider_rtp.links.flink import FlinkJobLink, persist_job_link
 from airflow_provider_rtp.triggers.flink import FlinkJobTrigger, job_event_result
@@ -22,7 +20,6 @@ __all__ = ["FlinkJarJobOperator", "FlinkSqlJobOperator"]
 IfRunning = Literal["skip", "fail", "upgrade"]
 WaitFor = Literal["none", "running", "checkpoint"]
 _STATE_KEY = "flink_job_id"
-_DEFERRED_POLL_SECONDS = 2.0
 _SUBMISSION_KEY = "flink_submission"
 
 
@@ -39,6 +36,7 @@ class _FlinkSubmitOperator(BaseOperator):
         if_running: IfRunning = "skip",
         wait_for: WaitFor = "running",
         wait_timeout: float = 300.0,
+        poll_interval: float = 2.0,
         savepoint_path: str | None = None,
         savepoint_directory: str | None = None,
         allow_non_restored_state: bool = False,
@@ -52,10 +50,13 @@ class _FlinkSubmitOperator(BaseOperator):
             raise ValueError(f"if_running must be skip, fail or upgrade, got {if_running!r}")
         if wait_for not in ("none", "running", "checkpoint"):
             raise ValueError(f"wait_for must be none, running or checkpoint, got {wait_for!r}")
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
         self.job_name = job_name
         self.if_running = if_running
         self.wait_for = wait_for
         self.wait_timeout = wait_timeout
+        self.poll_interval = poll_interval
         self.savepoint_path = savepoint_path
         self.savepoint_directory = savepoint_directory
         self.allow_non_restored_state = allow_non_restored_state
@@ -105,11 +106,12 @@ class _FlinkSubmitOperator(BaseOperator):
                         f"{existing.job_id} and if_running='fail'"
                     )
                 self.log.info("Upgrading job %r: stop %s with a savepoint", self.job_name, existing.job_id)
-                trigger = rest.stop_with_savepoint(existing.job_id, self.savepoint_directory)
-                restored_from = rest.wait_for_savepoint(
-                    existing.job_id, trigger, timeout=self.wait_timeout
-                ).location
-                self.log.info("Savepoint of %s: %s", existing.job_id, restored_from)
+                restored_from = self.hook.stop_with_savepoint(
+                    existing.job_id,
+                    target_directory=self.savepoint_directory,
+                    timeout=self.wait_timeout,
+                    poll_interval=self.poll_interval,
+                )
 
             submitted = self._submit(restored_from)
             job_id = submitted["job_id"]
@@ -135,7 +137,6 @@ class _FlinkSubmitOperator(BaseOperator):
         extra: Mapping[str, Any] | None = None,
         wait: bool = True,
     ) -> dict[str, Any]:
-        rest = self.hook.rest
         persist_job_link(context, self.hook.job_url(job_id))
         if wait and self.wait_for != "none":
             if self.deferrable:
@@ -148,15 +149,19 @@ class _FlinkSubmitOperator(BaseOperator):
                     trigger=FlinkJobTrigger(
                         job_id=job_id,
                         wait_for_checkpoint=self.wait_for == "checkpoint",
-                        poll_interval=_DEFERRED_POLL_SECONDS,
+                        poll_interval=self.poll_interval,
                         rtp_conn_id=self.rtp_conn_id,
                     ),
                     method_name="execute_complete",
                     timeout=timedelta(seconds=self.wait_timeout),
                 )
-            rest.wait_for_state(job_id, [JobState.RUNNING], timeout=self.wait_timeout)
-            if self.wait_for == "checkpoint":
-                rest.wait_for_checkpoint(job_id, timeout=self.wait_timeout)
+            # The trigger's wait, driven here: a job that fails fails the task at the next look.
+            self.hook.rest.wait_for_job(
+                JobWaitCriteria.of(["RUNNING"], wait_for_checkpoint=self.wait_for == "checkpoint"),
+                job_id=job_id,
+                timeout=self.wait_timeout,
+                poll_interval=self.poll_interval,
+            )
         return self._result(job_id, action=action, restored_from=restored_from, extra=extra)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -211,6 +216,9 @@ class FlinkJarJobOperator(_FlinkSubmitOperator):
         submit this version from it).
     :param wait_for: ``none``, ``running`` or ``checkpoint`` (the first completed checkpoint).
     :param deferrable: do that waiting in the triggerer; default from ``[operators] default_deferrable``.
+        Either way a job that fails while waited for fails the task at the next look, with Flink's
+        root cause.
+    :param poll_interval: seconds between two looks at the job while waiting.
     :param savepoint_path: start from this savepoint (ignored on upgrade, which uses its own).
     :param flink_configuration: per-job Flink configuration.
     """
@@ -246,37 +254,17 @@ class FlinkJarJobOperator(_FlinkSubmitOperator):
         self.keep_jar = keep_jar
 
     def _submit(self, savepoint_path: str | None) -> dict[str, Any]:
-        rest = self.hook.rest
-        path = Path(self.jar)
-        jar_id, uploaded = rest.upload_jar(path)
-        self.log.info("Jar %s %s", jar_id, "uploaded" if uploaded else "already on the cluster (not re-sent)")
-        try:
-            try:
-                job_id = self._run(jar_id, savepoint_path)
-            except FlinkError as exc:
-                # A reused jar belongs to the submitter that uploaded it, which deletes it after its
-                # own run - possibly between our lookup and our run. Then send our own copy, once.
-                if uploaded or not is_missing_jar(exc, jar_id):
-                    raise
-                self.log.info("Jar %s was deleted by its uploader meanwhile: sending this task's own", jar_id)
-                jar_id, uploaded = rest.upload_jar(path, reuse=False)
-                job_id = self._run(jar_id, savepoint_path)
-        finally:
-            # Only the uploader deletes: another submitter may be about to run a jar we reused.
-            if uploaded and not self.keep_jar:
-                rest.delete_jar(jar_id)
-        return {"job_id": job_id, "jar_id": jar_id}
-
-    def _run(self, jar_id: str, savepoint_path: str | None) -> str:
-        return self.hook.rest.run_jar(
-            jar_id,
+        return self.hook.submit_jar(
+            self.job_name,
+            self.jar,
             entry_class=self.entry_class,
             args=self.args,
             parallelism=self.parallelism,
             savepoint_path=savepoint_path,
             allow_non_restored_state=self.allow_non_restored_state,
             restore_mode=self.restore_mode,
-            flink_configuration={**self.flink_configuration, "pipeline.name": self.job_name},
+            flink_configuration=self.flink_configuration,
+            keep_jar=self.keep_jar,
         )
 
 
@@ -317,21 +305,12 @@ class FlinkSqlJobOperator(_FlinkSubmitOperator):
         self.session_properties = dict(session_properties or {})
 
     def _submit(self, savepoint_path: str | None) -> dict[str, Any]:
-        inserts = [self.insert_sql] if isinstance(self.insert_sql, str) else list(self.insert_sql)
-        if not inserts:
-            raise ValueError("insert_sql is empty: nothing would run as a job")
-        job_sql = inserts[0] if len(inserts) == 1 else statement_set(inserts)
-        job_config = {**self.flink_configuration, "pipeline.name": self.job_name}
-        if savepoint_path:
-            job_config["execution.savepoint.path"] = savepoint_path
-            if self.allow_non_restored_state:
-                job_config["execution.savepoint.ignore-unclaimed-state"] = "true"
-        results = self.hook.sql_gateway.run_script(
-            [*self.setup_sql, job_sql], session_properties=self.session_properties, last_config=job_config
+        return self.hook.submit_sql(
+            self.job_name,
+            self.insert_sql,
+            setup_sql=self.setup_sql,
+            session_properties=self.session_properties,
+            savepoint_path=savepoint_path,
+            allow_non_restored_state=self.allow_non_restored_state,
+            flink_configuration=self.flink_configuration,
         )
-        job_id = results[-1].job_id
-        if not job_id:
-            raise FlinkError(
-                f"the SQL Gateway started no job for {self.job_name!r}: is insert_sql an INSERT?"
-            )
-        return {"job_id": job_id}

@@ -9,7 +9,6 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_rtp.exceptions import FlinkJobNotFound
-from airflow_provider_rtp.flink import JobState
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 from airflow_provider_rtp.links.flink import FlinkJobLink, persist_job_link
 
@@ -26,14 +25,18 @@ class _FlinkJobActionOperator(BaseOperator):
         *,
         job_name: str,
         timeout: float = 300.0,
+        poll_interval: float = 2.0,
         rtp_conn_id: str = RealtimePlatformHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
         self.job_name = job_name
         self.timeout = timeout
+        self.poll_interval = poll_interval
         self.rtp_conn_id = rtp_conn_id
 
     @cached_property
@@ -83,11 +86,14 @@ class FlinkStopJobOperator(FlinkSavepointOperator):
         self.drain = drain
 
     def act(self, job_id: str) -> dict[str, Any]:
-        rest = self.hook.rest
-        trigger = rest.stop_with_savepoint(job_id, self.target_directory, drain=self.drain)
-        location = rest.wait_for_savepoint(job_id, trigger, timeout=self.timeout).location
-        state = rest.wait_for_state(job_id, [JobState.FINISHED], timeout=self.timeout)
-        return {"savepoint": location, "state": state.value, "drained": self.drain}
+        location = self.hook.stop_with_savepoint(
+            job_id,
+            target_directory=self.target_directory,
+            drain=self.drain,
+            timeout=self.timeout,
+            poll_interval=self.poll_interval,
+        )
+        return {"savepoint": location, "state": "FINISHED", "drained": self.drain}
 
 
 class FlinkCancelJobOperator(_FlinkJobActionOperator):
@@ -110,6 +116,5 @@ class FlinkCancelJobOperator(_FlinkJobActionOperator):
             return {"job_id": None, "job_name": self.job_name, "state": None}
 
     def act(self, job_id: str) -> dict[str, Any]:
-        rest = self.hook.rest
-        rest.cancel(job_id)
-        return {"state": rest.wait_for_state(job_id, [JobState.CANCELED], timeout=self.timeout).value}
+        state = self.hook.cancel_job(job_id, timeout=self.timeout, poll_interval=self.poll_interval)
+        return {"state": state.value}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from airflow_provider_rtp.exceptions import FlinkError, FlinkOperationTimeout
-from airflow_provider_rtp.flink import JobState
+from airflow_provider_rtp.exceptions import FlinkError
 from airflow_provider_rtp.flink.diagnosis import Thresholds, diagnose
-from airflow_provider_rtp.flink.rescale import plan_rescale, requirements_body, vertices_at_target
+from airflow_provider_rtp.flink.job_wait import JobWaitCriteria
+from airflow_provider_rtp.flink.rescale import plan_rescale, requirements_body
 from airflow_provider_rtp.links.flink import persist_job_link
 from airflow_provider_rtp.operators._resubmit import DEFINITION_FIELDS, FlinkJobDefinitionOperator
 from airflow_provider_rtp.operators.flink_lifecycle import _FlinkJobActionOperator
@@ -78,7 +77,8 @@ class FlinkRescaleOperator(FlinkJobDefinitionOperator):
             if plan.method == "adaptive":
                 current = rest.resource_requirements(job.job_id)
                 rest.set_resource_requirements(job.job_id, requirements_body(plan.targets, current))
-                vertices = self._wait_for_parallelism(job.job_id, plan.targets)
+                self.wait_for(job.job_id, JobWaitCriteria.of(["RUNNING"], parallelism=plan.targets))
+                vertices = rest.job_details(job.job_id)["vertices"]
             elif plan.method == "savepoint":
                 if not self.has_definition:
                     raise ValueError(
@@ -102,11 +102,12 @@ class FlinkRescaleOperator(FlinkJobDefinitionOperator):
             self.hook.close()
 
     def _stop_and_resubmit(self, job_id: str) -> tuple[str, str]:
-        rest = self.hook.rest
-        trigger = rest.stop_with_savepoint(job_id, self.savepoint_directory)
-        savepoint = rest.wait_for_savepoint(job_id, trigger, timeout=self.timeout).location
-        rest.wait_for_state(job_id, [JobState.FINISHED], timeout=self.timeout)
-        self.log.info("Stopped %s with savepoint %s", job_id, savepoint)
+        savepoint = self.hook.stop_with_savepoint(
+            job_id,
+            target_directory=self.savepoint_directory,
+            timeout=self.timeout,
+            poll_interval=self.poll_interval,
+        )
         try:
             submitted = self.resubmit(savepoint, self.parallelism)
         except Exception as exc:
@@ -115,22 +116,6 @@ class FlinkRescaleOperator(FlinkJobDefinitionOperator):
                 f"parallelism {self.parallelism} failed (resume it from that savepoint): {exc}"
             ) from exc
         return str(submitted["job_id"]), savepoint
-
-    def _wait_for_parallelism(self, job_id: str, targets: Mapping[str, int]) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            details = self.hook.rest.job_details(job_id)
-            state = JobState.parse(details["state"])
-            if state is JobState.RUNNING and vertices_at_target(targets, details["vertices"]):
-                return details["vertices"]
-            if state.is_terminal:
-                raise FlinkError(f"job {job_id} reached {state} while rescaling")
-            if time.monotonic() > deadline:
-                raise FlinkOperationTimeout(
-                    f"job {job_id} still runs at {_parallelism_by_name(details['vertices'])} after "
-                    f"{self.timeout:.0f}s (wanted {self.parallelism}): are enough task slots free?"
-                )
-            time.sleep(1.0)
 
 
 class FlinkDiagnoseJobOperator(_FlinkJobActionOperator):

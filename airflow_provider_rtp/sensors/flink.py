@@ -10,14 +10,7 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_rtp.exceptions import FlinkError
-from airflow_provider_rtp.flink.job_wait import (
-    JobVerdict,
-    JobWaitCriteria,
-    Progress,
-    Verdict,
-    evaluate_job,
-    observe_job,
-)
+from airflow_provider_rtp.flink.job_wait import JobVerdict, JobWaitCriteria, Progress, Verdict, evaluate_job
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 from airflow_provider_rtp.links.flink import FlinkJobLink, persist_job_link
 from airflow_provider_rtp.triggers.flink import FlinkJobTrigger, job_event_result
@@ -77,7 +70,7 @@ class FlinkJobSensor(BaseSensorOperator):
         return JobWaitCriteria.of(self.target_states, self.wait_for_checkpoint)
 
     def _check(self, context: Any) -> JobVerdict:
-        obs = observe_job(self.hook.rest, job_id=self.job_id or None, job_name=self.job_name or None)
+        obs = self.hook.rest.observe_job(job_id=self.job_id or None, job_name=self.job_name or None)
         if not self._linked:
             persist_job_link(context, self.hook.job_url(obs.job_id))
             self._linked = True

@@ -9,13 +9,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_rtp.exceptions import FlinkError
-from airflow_provider_rtp.flink.job_wait import (
-    JobWaitCriteria,
-    Progress,
-    Verdict,
-    evaluate_job,
-    observe_job,
-)
+from airflow_provider_rtp.flink.job_wait import JobWaitCriteria, Progress, Verdict, evaluate_job
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 
 __all__ = ["FlinkJobTrigger", "job_event_result"]
@@ -87,7 +81,7 @@ class FlinkJobTrigger(BaseTrigger):
             while True:
                 try:
                     obs = await asyncio.to_thread(
-                        observe_job, rest, job_id=self.job_id, job_name=self.job_name
+                        rest.observe_job, job_id=self.job_id, job_name=self.job_name
                     )
                 except Exception as exc:
                     target = self.job_id or repr(self.job_name)

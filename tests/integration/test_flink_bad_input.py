@@ -144,7 +144,7 @@ def test_bad_input_fails_the_task_with_flinks_message(
         down,
     ), down[:3000]
     assert "connection failed (attempt 3/3)" in logs["rtp_it_flink_bad_unreachable"]
-    # retries=2 from the connection: two backoffs (0.5 s, 1 s) between three refused attempts.
+    # retries=2 from the connection: three refused attempts, the second at once, the third after 1 s.
     assert _task_seconds(logs["rtp_it_flink_bad_unreachable"]) < 10
     # Nothing of ours stayed on the cluster.
     assert not [j for j in rest.list_jobs() if j.name.startswith(prefix)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,37 @@ def test_sql_job_submit_then_skip(rest: FlinkRestClient) -> None:
         assert rest.job_details(first["job_id"])["name"] == name
         again = run_dag("rtp_it_flink_sql", {"job_name": name})
         assert (again["action"], again["job_id"]) == ("skipped", first["job_id"])
+    finally:
+        cancel_by_name(rest, name)
+
+
+def _logged_at(log: str, event: str) -> datetime:
+    line = next(line for line in log.splitlines() if event in line)
+    return datetime.fromisoformat(line.split(" ", 1)[0].replace("Z", "+00:00"))
+
+
+def test_sync_wait_fails_within_a_poll_interval_of_the_job_failing(rest: FlinkRestClient) -> None:
+    """RUNNING, then FAILED while the task waits (deferrable=False) for its first checkpoint: the task
+    fails at its next look with Flink's root cause, not at its 300 s timeout."""
+    name = f"it-op-fails-{uuid.uuid4().hex[:6]}"
+    dag_id = "rtp_it_flink_sql_fails_while_waited_for"
+    try:
+        ok, log = dagrun.run_dag(DAG_FILE, dag_id, {"job_name": name})
+        assert not ok and "state=failed" in log, log[-4000:]
+        failed = [j for j in rest.list_jobs() if j.name == name]
+        assert [j.state for j in failed] == [JobState.FAILED], failed
+        job_id = failed[0].job_id
+        # The wait saw the job RUNNING before it failed.
+        assert f"Flink job '{name}' ({job_id}) is RUNNING; waiting for its first completed checkpoint" in log
+        failure = log[log.index("Task failed with exception") :]
+        assert re.search(
+            rf"FlinkError: Flink job '{name}' \({job_id}\) is FAILED while waiting for RUNNING and a "
+            r"completed checkpoint; root cause: java.lang.NumberFormatException: For input string: 'x21'",
+            failure,
+        ), failure[:3000]
+        job_ended = datetime.fromtimestamp(failed[0].end_time_ms / 1000, tz=UTC)
+        late = (_logged_at(log, "Task failed with exception") - job_ended).total_seconds()
+        assert late < 2 + 5, f"the task failed {late:.1f}s after the job (poll interval 2 s)"
     finally:
         cancel_by_name(rest, name)
 

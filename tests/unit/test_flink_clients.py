@@ -78,15 +78,25 @@ def test_4xx_is_never_retried(server: str) -> None:
     assert len(_Handler.seen) == 1
 
 
-def test_flink_error_body_is_not_retried_when_the_caller_says_so(server: str) -> None:
+def test_flink_error_500_is_never_retried_but_a_bodiless_one_is(server: str) -> None:
     _Handler.script = [(500, {"errors": ["Internal server error.", "SqlParseException: bad"]})]
     with pytest.raises(FlinkError, match="SqlParseException"):
-        _client(server).request("GET", "/v2/x", retry_flink_errors=False)
+        _client(server).request("GET", "/v2/x")
     assert len(_Handler.seen) == 1
-    # Without Flink's error body (a proxy's page) the 5xx is still treated as transient.
+    # Without Flink's error body (a proxy's page) the 5xx is treated as transient.
     _Handler.script, _Handler.seen = [(502, "<html>Bad Gateway</html>"), (200, {"ok": 1})], []
-    assert _client(server).request("GET", "/v2/x", retry_flink_errors=False) == {"ok": 1}
+    assert _client(server).request("GET", "/v2/x") == {"ok": 1}
     assert len(_Handler.seen) == 2
+    _Handler.script, _Handler.seen = [(500, "<html>oops</html>"), (200, {"ok": 2})], []
+    assert _client(server).request("GET", "/v2/x") == {"ok": 2}
+    assert len(_Handler.seen) == 2
+
+
+def test_5xx_retries_are_bounded_and_end_with_the_last_answer(server: str) -> None:
+    _Handler.script = [(503, {"errors": ["leader election"]})] * 3
+    with pytest.raises(FlinkError, match="HTTP 503: leader election") as info:
+        _client(server, retries=2).request("GET", "/overview")
+    assert info.value.status == 503 and len(_Handler.seen) == 3
 
 
 def test_failed_statement_result_is_fetched_once(server: str) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_rtp.flink.rescale import (
-    plan_rescale,
-    requirements_body,
-    scheduler_of,
-    vertices_at_target,
+from airflow_provider_rtp.flink import JobState
+from airflow_provider_rtp.flink.job_wait import (
+    JobObservation,
+    JobWaitCriteria,
+    Verdict,
+    VertexParallelism,
+    evaluate_job,
 )
+from airflow_provider_rtp.flink.rescale import plan_rescale, requirements_body, scheduler_of
 from airflow_provider_rtp.flink.restore import RestorePoint, newest_restore_point, restore_points
 
 VERTICES = [
@@ -61,9 +64,19 @@ def test_requirements_body_sets_upper_bound_and_keeps_lower_below() -> None:
         requirements_body({"other": 2}, current)
 
 
-def test_vertices_at_target() -> None:
-    assert vertices_at_target({"src": 1, "commit": 1}, VERTICES)
-    assert not vertices_at_target({"src": 2}, VERTICES)
+def _running(state: str = "RUNNING", src: int = 1) -> JobObservation:
+    vertices = (VertexParallelism("src", "Source", src), VertexParallelism("commit", "Committer", 1))
+    return JobObservation(job_id="j", name="orders", state=JobState(state), vertices=vertices)
+
+
+def test_rescale_wait_ends_when_every_vertex_runs_at_its_target() -> None:
+    criteria = JobWaitCriteria.of(["RUNNING"], parallelism={"src": 2, "commit": 1})
+    waiting = evaluate_job(_running(src=1), criteria)
+    assert waiting.verdict is Verdict.WAITING
+    assert "waiting for {'Source': 2, 'Committer': 1}" in waiting.message
+    assert evaluate_job(_running("RESTARTING", src=2), criteria).verdict is Verdict.WAITING
+    assert evaluate_job(_running(src=2), criteria).verdict is Verdict.DONE
+    assert evaluate_job(_running("FAILED", src=2), criteria).verdict is Verdict.FAILED
 
 
 def _checkpoints(savepoint: dict | None, completed: dict | None) -> dict:

@@ -49,6 +49,26 @@ with DAG("rtp_it_flink_sql_upgrade_rescale_cancel", schedule=None, start_date=ST
     cancel = FlinkCancelJobOperator(task_id="cancel", job_name=SQL_JOB["job_name"])
     submit >> upgrade >> rescale >> cancel
 
+# RUNNING for about four seconds, then FAILED: row 21's text is no INT, and nothing restarts it.
+# The operator waits for a checkpoint the job never completes (one an hour), so it is still
+# waiting, synchronously, when the job fails.
+with DAG("rtp_it_flink_sql_fails_while_waited_for", schedule=None, start_date=START):
+    FlinkSqlJobOperator(
+        task_id="sql_job",
+        job_name="{{ dag_run.conf['job_name'] }}",
+        setup_sql=[
+            "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5', "
+            "'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '1000000')",
+            "CREATE TEMPORARY TABLE sink (n INT) WITH ('connector' = 'blackhole')",
+        ],
+        insert_sql="INSERT INTO sink SELECT CAST(IF(id > 20, CONCAT('x', CAST(id AS STRING)), "
+        "CAST(id AS STRING)) AS INT) FROM gen",
+        session_properties={"execution.checkpointing.interval": "1h", "restart-strategy.type": "none"},
+        wait_for="checkpoint",
+        poll_interval=2,
+        deferrable=False,
+    )
+
 with DAG("rtp_it_flink_savepoint", schedule=None, start_date=START):
     FlinkSavepointOperator(task_id="savepoint", job_name="{{ dag_run.conf['job_name'] }}")
 
