@@ -175,7 +175,8 @@ def _logs_to_stderr() -> None:
     """Airflow logs to stdout by default; here stdout carries only the answer (``--json`` parses)."""
     from airflow.sdk.log import configure_logging
 
-    configure_logging(output=sys.stderr)
+    # The process's own stderr: a caller's replacement of sys.stderr (a test's capture) may be closed later.
+    configure_logging(output=sys.__stderr__ or sys.stderr)
 
 
 def _clients(check: CompletenessCheck) -> CheckClients:

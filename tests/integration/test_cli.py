@@ -187,7 +187,7 @@ def _run_watching_ps(argv: list[str], env: dict[str, str], secrets: list[str]) -
         seen = 0
         deadline = time.monotonic() + 180
         while proc.poll() is None and time.monotonic() < deadline:
-            ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+            ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
             seen += EXE in ps
             assert not [s for s in secrets if s in ps], "a secret is in a command line"
         code = proc.wait(timeout=30)
