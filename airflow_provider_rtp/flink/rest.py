@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from airflow_provider_rtp.completeness.observations import RestoreInfo
 from airflow_provider_rtp.exceptions import (
@@ -34,9 +34,29 @@ from airflow_provider_rtp.flink.models import CheckpointStats, JobState, JobSumm
 from airflow_provider_rtp.flink.rescale import scheduler_of
 from airflow_provider_rtp.flink.restore import RestorePoint, newest_restore_point, restore_points
 
-__all__ = ["FlinkRestClient", "is_missing_jar", "jar_checksum"]
+__all__ = ["FlinkRestClient", "JarRun", "is_missing_jar", "jar_checksum"]
 
 log = logging.getLogger(__name__)
+
+
+class JarRun(TypedDict, total=False):
+    """How to run an uploaded jar (``POST /jars/:id/run``)."""
+
+    entry_class: str | None
+    args: Sequence[str]
+    parallelism: int | None
+    savepoint_path: str | None
+    allow_non_restored_state: bool
+    restore_mode: str | None
+    flink_configuration: Mapping[str, str] | None
+
+
+_RUN_BODY_KEYS = (
+    ("entryClass", "entry_class"),
+    ("parallelism", "parallelism"),
+    ("savepointPath", "savepoint_path"),
+    ("restoreMode", "restore_mode"),
+)
 
 # Uploaded jars are stored as "<uuid>_<name>"; we name them "<sha256[:16]>-<name>"
 # so an identical jar already on the cluster is found and reused.
@@ -434,32 +454,16 @@ class FlinkRestClient:
             )
         return Path(str(raw["filename"])).name, True
 
-    def run_jar(
-        self,
-        jar_id: str,
-        *,
-        entry_class: str | None = None,
-        args: Sequence[str] = (),
-        parallelism: int | None = None,
-        savepoint_path: str | None = None,
-        allow_non_restored_state: bool = False,
-        restore_mode: str | None = None,
-        flink_configuration: Mapping[str, str] | None = None,
-    ) -> str:
+    def run_jar(self, jar_id: str, **run: Unpack[JarRun]) -> str:
         body: dict[str, Any] = {
-            "programArgsList": list(args),
-            "allowNonRestoredState": allow_non_restored_state,
+            "programArgsList": list(run.get("args") or ()),
+            "allowNonRestoredState": bool(run.get("allow_non_restored_state")),
         }
-        if entry_class:
-            body["entryClass"] = entry_class
-        if parallelism:
-            body["parallelism"] = parallelism
-        if savepoint_path:
-            body["savepointPath"] = savepoint_path
-        if restore_mode:
-            body["restoreMode"] = restore_mode
-        if flink_configuration:
-            body["flinkConfiguration"] = dict(flink_configuration)
+        for key, option in _RUN_BODY_KEYS:
+            if run.get(option):
+                body[key] = run.get(option)
+        if run.get("flink_configuration"):
+            body["flinkConfiguration"] = dict(run.get("flink_configuration") or {})
         return str(self.http.request("POST", f"/jars/{jar_id}/run", json=body, timeout=300)["jobid"])
 
     def delete_jar(self, jar_id: str) -> None:

@@ -6,7 +6,7 @@ import base64
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from airflow.sdk import BaseHook, Connection, conf
 
@@ -20,7 +20,7 @@ from airflow_provider_rtp.flink import (
 )
 from airflow_provider_rtp.flink.job_wait import JobWaitCriteria
 from airflow_provider_rtp.flink.models import JobState
-from airflow_provider_rtp.flink.rest import is_missing_jar
+from airflow_provider_rtp.flink.rest import JarRun, is_missing_jar
 
 __all__ = ["RealtimePlatformHook"]
 
@@ -114,18 +114,7 @@ class RealtimePlatformHook(BaseHook):
 
     # -- job actions shared by the operators ----------------------------------------------
     def submit_jar(
-        self,
-        job_name: str,
-        jar: str,
-        *,
-        entry_class: str | None = None,
-        args: Sequence[str] = (),
-        parallelism: int | None = None,
-        savepoint_path: str | None = None,
-        allow_non_restored_state: bool = False,
-        restore_mode: str | None = None,
-        flink_configuration: Mapping[str, str] | None = None,
-        keep_jar: bool = False,
+        self, job_name: str, jar: str, *, keep_jar: bool = False, **run: Unpack[JarRun]
     ) -> dict[str, Any]:
         """Run ``jar`` as the job ``job_name`` (its ``pipeline.name``); returns ``job_id`` and ``jar_id``.
 
@@ -135,31 +124,25 @@ class RealtimePlatformHook(BaseHook):
         """
         rest = self.rest
         path = Path(jar)
-        config = {**(flink_configuration or {}), "pipeline.name": job_name}
+        options: JarRun = {
+            **run,
+            "flink_configuration": {**(run.get("flink_configuration") or {}), "pipeline.name": job_name},
+        }
 
-        def run(jar_id: str) -> str:
-            return rest.run_jar(
-                jar_id,
-                entry_class=entry_class,
-                args=args,
-                parallelism=parallelism,
-                savepoint_path=savepoint_path,
-                allow_non_restored_state=allow_non_restored_state,
-                restore_mode=restore_mode,
-                flink_configuration=config,
-            )
+        def run_jar(jar_id: str) -> str:
+            return rest.run_jar(jar_id, **options)
 
         jar_id, uploaded = rest.upload_jar(path)
         self.log.info("Jar %s %s", jar_id, "uploaded" if uploaded else "already on the cluster (not re-sent)")
         try:
             try:
-                job_id = run(jar_id)
+                job_id = run_jar(jar_id)
             except FlinkError as exc:
                 if uploaded or not is_missing_jar(exc, jar_id):
                     raise
                 self.log.info("Jar %s was deleted by its uploader meanwhile: sending this task's own", jar_id)
                 jar_id, uploaded = rest.upload_jar(path, reuse=False)
-                job_id = run(jar_id)
+                job_id = run_jar(jar_id)
         finally:
             if uploaded and not keep_jar:
                 rest.delete_jar(jar_id)
