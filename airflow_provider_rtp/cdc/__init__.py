@@ -1,18 +1,10 @@
-"""CDC watermarks: heartbeat-table SQL and the frozen-metric decision, free of Airflow imports."""
+"""CDC sources: heartbeat-table SQL, free of Airflow imports.
+
+The metric watermark (a CDC job without heartbeats) is one model in the core,
+:func:`airflow_provider_rtp.completeness.metric_watermark`, read by
+:mod:`airflow_provider_rtp.evaluation.cdc`.
+"""
 
 from airflow_provider_rtp.cdc.heartbeat import HeartbeatSetup, quote_identifier
-from airflow_provider_rtp.cdc.metrics import (
-    CdcMetricSample,
-    MetricWatermark,
-    MetricWatermarkStatus,
-    metric_watermark,
-)
 
-__all__ = [
-    "CdcMetricSample",
-    "HeartbeatSetup",
-    "MetricWatermark",
-    "MetricWatermarkStatus",
-    "metric_watermark",
-    "quote_identifier",
-]
+__all__ = ["HeartbeatSetup", "quote_identifier"]

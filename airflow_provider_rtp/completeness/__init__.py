@@ -8,6 +8,7 @@ I/O that gathers :class:`Observations` differs.
 
 from __future__ import annotations
 
+from airflow_provider_rtp.completeness.cdc_watermark import MetricWatermark, metric_watermark
 from airflow_provider_rtp.completeness.commit import (
     CheckpointCommitStage,
     CommitOutcome,
@@ -96,6 +97,7 @@ __all__ = [
     "LagSample",
     "MalformedObservationError",
     "MalformedRecordError",
+    "MetricWatermark",
     "NaiveDatetimeError",
     "Observations",
     "Operation",
@@ -116,4 +118,5 @@ __all__ = [
     "Window",
     "decide",
     "load_pipelines",
+    "metric_watermark",
 ]

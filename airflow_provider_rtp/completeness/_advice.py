@@ -33,15 +33,23 @@ def _names(names: list[str]) -> str:
     return ", ".join(names[:_LISTED]) + (f" and {more} more" if more > 0 else "")
 
 
-def install_heartbeats(cdc_name: str, *, frozen: bool) -> Advice:
+def install_heartbeats(cdc_name: str, *, assumed: bool) -> Advice:
+    """Without heartbeats: ``assumed`` — the gauges are known but a quiet source is judged by the
+    idle timeout; otherwise they are missing (or the source has emitted nothing yet)."""
+    why = (
+        f"{cdc_name} has no heartbeats: Flink CDC's MySQL source updates its lag gauges only on data "
+        "changes, so on a quiet database its watermark stays at the last change and then advances by "
+        "assumption (its latest checkpoint minus the idle timeout), and a stuck binlog reader looks "
+        "quiet for that long"
+        if assumed
+        else f"the source lag gauges of {cdc_name} are missing or the source has emitted no change since "
+        "its job started, so its watermark is unknown (never read as zero lag)"
+    )
     return Advice(
         AdviceCode.INSTALL_HEARTBEATS,
         Stage.CDC,
-        f"the source lag metric of {cdc_name} is {'frozen' if frozen else 'missing'}, so its watermark is "
-        "unknown (never read as zero lag): Flink CDC's MySQL source updates it only on data changes, so a "
-        "quiet database and a stuck job look alike. Install heartbeats: a row the source database updates "
-        "every few seconds (CREATE EVENT … EVERY 5 SECOND), captured by the same CDC source into a "
-        "heartbeat topic",
+        f"{why}. Install heartbeats for an exact watermark: a row the source database updates every few "
+        "seconds (CREATE EVENT … EVERY 5 SECOND), captured by the same CDC source into a heartbeat topic",
     )
 
 

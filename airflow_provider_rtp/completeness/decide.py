@@ -13,6 +13,7 @@ from datetime import datetime
 
 from airflow_provider_rtp.completeness import _advice
 from airflow_provider_rtp.completeness._time import ceil_epoch_ms, require_utc, to_iso
+from airflow_provider_rtp.completeness.cdc_watermark import metric_watermark
 from airflow_provider_rtp.completeness.decision import Decision, Verdict
 from airflow_provider_rtp.completeness.errors import InvalidWindowError, MalformedObservationError
 from airflow_provider_rtp.completeness.models import JobDownBehaviour, Policy, Window
@@ -108,20 +109,30 @@ def _cdc_stage(
     if cdc is None:
         return StageResult(Stage.CDC, "-", StageStatus.SKIPPED, Reason.NOT_CONFIGURED)
     watermark: datetime | None
+    note = None
     if cdc.heartbeat is not None:
         watermark = cdc.heartbeat
         reason = Reason.OK if watermark >= target else Reason.CDC_BEHIND
-    elif cdc.metric is not None and not cdc.metric.frozen:
-        watermark = cdc.metric.watermark
-        trigger = cdc.job.latest_checkpoint_trigger if cdc.job else None
-        if trigger is None or trigger < cdc.metric.sampled_at:
-            reason = Reason.CDC_NOT_DURABLE  # C's records may still sit in an open Kafka transaction
-        else:
-            reason = Reason.OK if watermark >= target else Reason.CDC_BEHIND
     else:
-        watermark, reason = None, Reason.CDC_UNKNOWN  # a frozen metric is unknown, never zero lag
-        advice.append(_advice.install_heartbeats(cdc.name, frozen=cdc.metric is not None))
-    status = StageStatus.OK if reason is Reason.OK else StageStatus.WAITING
+        # Without heartbeats: the one metric model (proven from the gauges, or assumed while quiet).
+        metric = metric_watermark(cdc.metric, cdc.job, policy.idle_timeout)
+        watermark = metric.watermark
+        if metric.proves(target):
+            reason = Reason.OK
+        elif metric.assumes(target):
+            reason = Reason.CDC_ASSUMED
+        elif metric.proven is not None and metric.proven >= target:
+            watermark, reason = metric.proven, Reason.CDC_NOT_DURABLE  # may sit in an open transaction
+        elif metric.proven is None:
+            reason = Reason.CDC_UNKNOWN  # never "zero lag"
+        else:
+            watermark, reason = watermark or metric.proven, Reason.CDC_BEHIND
+        if reason is not Reason.OK:
+            note = metric.reason
+        if reason is not Reason.OK and (metric.proven is None or metric.assumed is not None):
+            # Unknown, or held (or to be released) only by the idle-timeout assumption.
+            advice.append(_advice.install_heartbeats(cdc.name, assumed=metric.proven is not None))
+    status = StageStatus.OK if reason.is_ok else StageStatus.WAITING
     if cdc.job is not None and (cdc.job.state.is_down or cdc.job.state is JobState.FINISHED):
         advice.append(_advice.cdc_job_down(cdc.job))
         if status is not StageStatus.OK:
@@ -135,6 +146,7 @@ def _cdc_stage(
         needed=target,
         gap_seconds=gap_seconds(watermark, target),
         job_state=cdc.job.state.value if cdc.job else None,
+        note=note,
     )
 
 

@@ -141,27 +141,62 @@ class JobObservation:
 
 @dataclass(frozen=True)
 class LagSample:
-    """One reading of a CDC source lag metric (e.g. ``currentEmitEventTimeLag``).
+    """One reading of a CDC source's gauges (max over its subtasks: the safe side).
 
-    :param sampled_at: wall time of the reading.
-    :param lag: the metric's value.
-    :param frozen: the adapter saw the value unchanged across readings. Flink CDC's MySQL
-        source updates it only on data changes, so a frozen value means "unknown", not "no lag".
+    Flink's source gauges, read at one instant ``r``: ``sourceIdleTime`` = ``r`` minus when the
+    source went idle after its last record (0 while it emits), ``currentEmitEventTimeLag`` =
+    that record's emit time minus its event time (its binlog time). So the last record the
+    source emitted carries the binlog time ``r - idle - emit_lag`` exactly, and binlog order
+    puts every earlier change before it. Flink CDC's MySQL source emits only data changes
+    (no binlog heartbeats, no event time in the snapshot phase): on a quiet database the lag
+    freezes while the idle time grows, so this time stays put; it never reads as "now".
+
+    :param job_id: the CDC job the gauges belong to.
+    :param read_at: when the values were read; Flink computed them at or before it.
+    :param max_age: how much older than ``read_at`` they may be (the REST server caches metrics
+        for ``metrics.fetcher.update-interval``), plus how long the reading took.
+    :param emit_lag: ``currentEmitEventTimeLag``; ``None``: the source has emitted no change
+        with an event time since it started (Flink reports -1).
+    :param idle: ``sourceIdleTime``.
+    :param fetch_lag: ``currentFetchEventTimeLag`` (Flink CDC's own gauge), when reported; the
+        larger of the two lags is used.
     """
 
-    sampled_at: datetime
-    lag: timedelta
-    frozen: bool = False
+    job_id: str
+    read_at: datetime
+    max_age: timedelta
+    emit_lag: timedelta | None
+    idle: timedelta
+    fetch_lag: timedelta | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sampled_at", require_utc(self.sampled_at, "lag sample time"))
-        if not isinstance(self.lag, timedelta):
-            raise MalformedObservationError(f"lag must be a timedelta, got {self.lag!r}")
+        object.__setattr__(self, "read_at", require_utc(self.read_at, "lag sample time"))
+        for name in ("max_age", "idle", "emit_lag", "fetch_lag"):
+            value = getattr(self, name)
+            if value is None and name in ("emit_lag", "fetch_lag"):
+                continue
+            if not isinstance(value, timedelta):
+                raise MalformedObservationError(f"lag sample {name} must be a timedelta, got {value!r}")
+            if name in ("max_age", "idle") and value < timedelta(0):
+                raise MalformedObservationError(f"lag sample {name} must not be negative, got {value}")
 
     @property
-    def watermark(self) -> datetime:
-        """``t - λ``; a negative lag (clock skew) is read as zero, never as a time after ``t``."""
-        return self.sampled_at - max(self.lag, timedelta(0))
+    def lag(self) -> timedelta | None:
+        """The larger lag; a negative one (clock skew) counts as zero, never as a time ahead."""
+        lags = [lag for lag in (self.emit_lag, self.fetch_lag) if lag is not None]
+        return max([*lags, timedelta(0)]) if self.emit_lag is not None else None
+
+    @property
+    def emitted_by(self) -> datetime:
+        """The source emitted its last record no later than this."""
+        return self.read_at - self.idle
+
+    @property
+    def watermark(self) -> datetime | None:
+        """Every change logged before this has left the source: ``read_at - max_age - idle - lag``;
+        ``None`` while the source has emitted no change."""
+        lag = self.lag
+        return None if lag is None else self.read_at - self.max_age - self.idle - lag
 
 
 @dataclass(frozen=True)
@@ -170,6 +205,9 @@ class CdcObservation:
 
     :param heartbeat: source time of the newest *committed* heartbeat in the heartbeat topic
         (read_committed), captured by the same binlog reader as the data tables.
+    :param metric: C's source gauges, read *before* ``job`` so that ``job``'s latest checkpoint
+        can show that what the gauges saw is durable.
+    :param job: C itself: its state and latest completed checkpoint.
     """
 
     name: str

@@ -118,11 +118,14 @@ def _detail(d: Reported, s: StageResult) -> str:
 def _cdc(d: Reported, s: StageResult) -> str:
     needs = f"needs {_clock(d, s.needed)}"
     text = {
-        Reason.NOT_CONFIGURED: "not configured",
+        Reason.NOT_CONFIGURED: "no CDC stage declared: Kafka-native, idle timeout "
+        f"{fmt_duration(d.policy.idle_timeout)} applies",
         Reason.OK: f"watermark {_clock(d, s.watermark)}  ok",
+        Reason.CDC_ASSUMED: f"watermark {_clock(d, s.watermark)}  ok by assumption (quiet source, "
+        f"idle timeout {fmt_duration(d.policy.idle_timeout)})",
         Reason.CDC_BEHIND: f"watermark {_clock(d, s.watermark)}  {needs}{_behind(s)}",
         Reason.CDC_NOT_DURABLE: f"watermark {_clock(d, s.watermark)} awaits a checkpoint of the job  {needs}",
-        Reason.CDC_UNKNOWN: f"watermark unknown (lag metric frozen or missing)  {needs}",
+        Reason.CDC_UNKNOWN: f"watermark unknown (no lag gauges, or no change emitted yet)  {needs}",
     }[s.reason]
     if s.job_state and s.job_state != "RUNNING":
         text += f"  job {s.job_state}"

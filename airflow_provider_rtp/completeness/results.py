@@ -53,6 +53,7 @@ class Reason(enum.StrEnum):
     CDC_BEHIND = "cdc_behind"
     CDC_UNKNOWN = "cdc_unknown"
     CDC_NOT_DURABLE = "cdc_not_durable"
+    CDC_ASSUMED = "cdc_assumed"  # quiet source: delivered within the idle timeout, by assumption
     # kafka, per partition
     CAUGHT_UP_CDC = "caught_up_cdc"
     CAUGHT_UP_IDLE = "caught_up_idle"
@@ -76,6 +77,7 @@ class Reason(enum.StrEnum):
         return self in (
             Reason.OK,
             Reason.NOT_CONFIGURED,
+            Reason.CDC_ASSUMED,
             Reason.CAUGHT_UP_CDC,
             Reason.CAUGHT_UP_IDLE,
             Reason.JOB_FINISHED,

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_rtp.completeness import (
-    CdcObservation,
     Decision,
     IcebergCommitStage,
     JobObservation,
+    JobState,
     KafkaObservation,
     Observations,
     PartitionObservation,
@@ -25,6 +25,9 @@ from airflow_provider_rtp.completeness import (
     Window,
     decide,
 )
+from airflow_provider_rtp.completeness.observations import RestoreInfo
+from airflow_provider_rtp.evaluation.cdc import observe_cdc
+from airflow_provider_rtp.exceptions import FlinkJobNotFound
 from airflow_provider_rtp.flink import FlinkRestClient
 from airflow_provider_rtp.iceberg.snapshot_log import read_snapshot_log
 from airflow_provider_rtp.kafka import KafkaLagReader, PartitionStatus
@@ -37,9 +40,26 @@ def _utc_ms(ms: int | None) -> datetime | None:
 
 
 def observe_job(flink: FlinkRestClient, name: str) -> JobObservation:
-    """The job of that name as :meth:`FlinkRestClient.find_job` picks it (the live one, else its
-    newest run, so a FAILED/CANCELED state is reported), read as every Flink wait reads it."""
-    return flink.observe_job(job_name=name).for_completeness()
+    """The live job of that name, else its most recent run (so its FAILED/CANCELED state is reported)."""
+    job = flink.find_running_job(name)
+    if job is None:
+        runs = sorted((j for j in flink.list_jobs() if j.name == name), key=lambda j: j.start_time_ms)
+        if not runs:
+            raise FlinkJobNotFound(f"no Flink job named {name!r} on the cluster (running or finished)")
+        job = runs[-1]
+    stats = flink.checkpoints(job.job_id)
+    restored = None
+    if stats.restored_id is not None:
+        restored = RestoreInfo(stats.restored_id, stats.restored_path, stats.restored_is_savepoint)
+    return JobObservation(
+        job_id=job.job_id,
+        name=job.name,
+        state=JobState(job.state.value),
+        latest_checkpoint_id=stats.latest_completed_id,
+        latest_checkpoint_trigger=_utc_ms(stats.latest_completed_trigger_ms),
+        start_time=_utc_ms(job.start_time_ms),
+        restored=restored,
+    )
 
 
 def observe_kafka(
@@ -83,17 +103,8 @@ def evaluate(
     """Gather every observation in the contract's order and decide."""
     now = now or datetime.now(tz=UTC)
     target = window.target(policy)
-    cdc = None
-    if pipeline.heartbeat_topic or pipeline.cdc_job:
-        heartbeat = (
-            _utc_ms(kafka.newest_committed_timestamp(pipeline.heartbeat_topic))
-            if pipeline.heartbeat_topic
-            else None
-        )
-        cdc_job = observe_job(flink, pipeline.cdc_job) if pipeline.cdc_job else None
-        cdc = CdcObservation(
-            name=pipeline.cdc_job or str(pipeline.heartbeat_topic), heartbeat=heartbeat, job=cdc_job
-        )
+    # CDC first: heartbeats, or the CDC job's source gauges (read before its checkpoint).
+    cdc = observe_cdc(pipeline, kafka=kafka, flink=flink, observe_job=observe_job)
     kafka_obs = observe_kafka(kafka, pipeline, target, window.target_ms(policy), int(now.timestamp() * 1000))
     job = observe_job(flink, pipeline.ingestion_job)  # c* is read after the offsets
     table = read_snapshot_log(catalog, pipeline.table)

@@ -7,8 +7,9 @@ Two ways, as docs/completeness.md explains:
   reader as the data tables into a heartbeat topic; :meth:`CdcHook.heartbeat_watermark`
   reads the newest *committed* heartbeat from that topic.
 * **metrics** (fallback): :meth:`CdcHook.metric_watermark` reads the source's
-  ``currentFetchEventTimeLag`` / ``currentEmitEventTimeLag`` / ``sourceIdleTime`` twice;
-  gauges that did not move while the job runs are frozen: unknown, never zero lag.
+  ``currentEmitEventTimeLag`` / ``sourceIdleTime`` once: the binlog time of the last change
+  the source emitted, which stays put on a quiet database (never "now"); there a watermark
+  advances only by the idle-timeout assumption, reported as such.
 
 The source database is reached with PyMySQL: pure Python (no client library to compile
 or install on workers) and it speaks the protocol MySQL and MariaDB share.
@@ -16,7 +17,6 @@ or install on workers) and it speaks the protocol MySQL and MariaDB share.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -24,9 +24,11 @@ from typing import Any
 import pymysql
 from airflow.sdk import BaseHook
 
-from airflow_provider_rtp.cdc import CdcMetricSample, HeartbeatSetup, MetricWatermark, metric_watermark
-from airflow_provider_rtp.cdc.metrics import DEFAULT_REFRESH_MS
-from airflow_provider_rtp.exceptions import FlinkJobNotFound, RtpError
+from airflow_provider_rtp.cdc import HeartbeatSetup
+from airflow_provider_rtp.completeness import LagSample, MetricWatermark, Policy, metric_watermark
+from airflow_provider_rtp.evaluation import observe_job
+from airflow_provider_rtp.evaluation.cdc import DEFAULT_METRIC_REFRESH, read_lag_sample
+from airflow_provider_rtp.exceptions import RtpError
 from airflow_provider_rtp.hooks.kafka import KafkaHook
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 
@@ -66,7 +68,7 @@ class CdcHook(BaseHook):
         self.mysql_conn_id = mysql_conn_id
         self.kafka_config_id = kafka_config_id
         self.rtp_conn_id = rtp_conn_id
-        self.metric_settle_s = 1.0  # pause between triggering Flink's metric refresh and reading
+        self.metric_refresh = DEFAULT_METRIC_REFRESH  # the cluster's metrics.fetcher.update-interval
 
     # -- source database ---------------------------------------------------------
     def get_conn(self) -> pymysql.connections.Connection:
@@ -87,8 +89,7 @@ class CdcHook(BaseHook):
     def event_scheduler(self) -> str:
         """``ON``, ``OFF`` or ``DISABLED``: without ON no EVENT runs and no heartbeat is written."""
         with self.get_conn() as conn, conn.cursor() as cur:
-            cur.execute("SELECT @@GLOBAL.event_scheduler")
-            return str(cur.fetchone()[0]).upper()
+            return _event_scheduler(cur)
 
     def install_heartbeat(
         self, database: str, table: str = "rtp_heartbeat", event: str | None = None, interval_s: int = 5
@@ -102,8 +103,7 @@ class CdcHook(BaseHook):
         with self.get_conn() as conn, conn.cursor() as cur:
             for sql in setup.install_statements():
                 _execute(cur, sql, f"installing heartbeat {database}.{table}")
-            cur.execute("SELECT @@GLOBAL.event_scheduler")
-            scheduler = str(cur.fetchone()[0]).upper()
+            scheduler = _event_scheduler(cur)
         if scheduler != "ON":
             self.log.warning(
                 "event_scheduler is %s on the source database: the heartbeat event %s.%s will not run "
@@ -144,73 +144,33 @@ class CdcHook(BaseHook):
         """
         return self.kafka.newest_heartbeat(heartbeat_topic)
 
-    def metric_sample(self, job_name: str) -> CdcMetricSample:
-        """One reading of the CDC source's lag gauges of the job called ``job_name``."""
-        rest = self.platform.rest
-        job = rest.find_running_job(job_name)
-        if job is None:
-            known = [j for j in rest.list_jobs() if j.name == job_name]
-            if not known:
-                raise FlinkJobNotFound(f"no Flink job named {job_name!r} (running or ended)")
-            newest = max(known, key=lambda j: j.start_time_ms)
-            return CdcMetricSample(int(time.time() * 1000), newest.job_id, str(newest.state))
-        details = rest.job_details(job.job_id)
-        sources = [v for v in details.get("vertices", []) if str(v.get("name", "")).startswith("Source")]
-        if not sources:
-            raise RtpError(f"Flink job {job_name!r} has no source vertex to read CDC metrics from")
-        vertex = str(sources[0]["id"])
-        # Flink's REST server answers from its metric store and refreshes it in the background
-        # when the data is older than metrics.fetcher.update-interval: the first request after a
-        # quiet spell returns values of any age. This request triggers the refresh; the read after
-        # a short pause then sees values at most one refresh interval old.
-        at_ms = int(time.time() * 1000)
-        rest.vertex_metric_ids(job.job_id, vertex)
-        time.sleep(self.metric_settle_s)
-        ids = rest.vertex_metric_ids(job.job_id, vertex)
-        wanted = {
-            field: next((i for i in ids if i.endswith("." + gauge) or i == gauge), None)
-            for field, gauge in _GAUGES.items()
-        }
-        present = [i for i in wanted.values() if i]
-        values = rest.vertex_metrics(job.job_id, vertex, present) if present else {}
+    def metric_sample(self, job_name: str) -> LagSample | None:
+        """One reading of the source gauges of the CDC job ``job_name`` (``None``: not running or
+        no gauges); see :func:`~airflow_provider_rtp.evaluation.cdc.read_lag_sample`."""
+        return read_lag_sample(self.platform.rest, job_name, refresh=self.metric_refresh)
 
-        def gauge(field: str) -> int | None:
-            metric = values.get(wanted[field] or "")
-            return None if metric is None or metric.get("max") is None else int(metric["max"])
+    def metric_watermark(self, job_name: str, policy: Policy | None = None) -> MetricWatermark:
+        """The metric watermark of the CDC job ``job_name``: the same model the sensor uses.
 
-        state = str(rest.job_state(job.job_id))
-        return CdcMetricSample(
-            at_ms, job.job_id, state, gauge("fetch_lag_ms"), gauge("emit_lag_ms"), gauge("idle_ms")
-        )
-
-    def metric_watermark(
-        self,
-        job_name: str,
-        previous: CdcMetricSample | None = None,
-        interval_s: float = DEFAULT_REFRESH_MS / 1000 + 2,
-        refresh_ms: int = DEFAULT_REFRESH_MS,
-    ) -> MetricWatermark:
-        """The metric watermark of the CDC job called ``job_name``.
-
-        Compares against ``previous`` (the ``sample`` of an earlier result: an exporter keeps it
-        between runs) or, without one, samples twice ``interval_s`` apart. ``interval_s`` must
-        exceed Flink's metric refresh (``metrics.fetcher.update-interval``, ``refresh_ms``).
+        One reading of the gauges, then the job's latest checkpoint (which proves the reading
+        durable); a quiet source advances by the ``policy``'s idle timeout, as an assumption.
         """
-        if previous is None:
-            if interval_s * 1000 < refresh_ms:
-                raise ValueError(
-                    f"interval_s={interval_s} is shorter than the metric refresh ({refresh_ms} ms): "
-                    "both samples could show the same cached values"
-                )
-            previous = self.metric_sample(job_name)
-            time.sleep(interval_s)
-        return metric_watermark(previous, self.metric_sample(job_name), refresh_ms)
+        rest = self.platform.rest
+        sample = self.metric_sample(job_name)
+        job = observe_job(rest, job_name)
+        return metric_watermark(sample, job, (policy or Policy()).idle_timeout)
 
     def close(self) -> None:
         for name in ("kafka", "platform"):
             hook = self.__dict__.pop(name, None)
             if hook is not None:
                 hook.close()
+
+
+def _event_scheduler(cur: Any) -> str:
+    cur.execute("SELECT @@GLOBAL.event_scheduler")
+    row = cur.fetchone()
+    return str(row[0]).upper() if row else "UNKNOWN"
 
 
 def _execute(cur: Any, sql: str, doing: str) -> None:

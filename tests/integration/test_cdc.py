@@ -22,7 +22,7 @@ import pymysql
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from airflow_provider_rtp.cdc import MetricWatermarkStatus
+from airflow_provider_rtp.completeness import LagSample
 from airflow_provider_rtp.exceptions import FlinkJobNotFound
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState
 from airflow_provider_rtp.hooks.cdc import CdcHook
@@ -204,21 +204,42 @@ def test_heartbeat_watermark_advances_within_two_intervals_plus_a_checkpoint(cdc
         assert seen - start <= HEARTBEAT_DEADLINE, f"heartbeat after {seen - start}"
 
 
-def test_metric_watermark_moves_while_heartbeats_flow(cdc: CdcRun) -> None:
+def test_metric_watermark_follows_the_heartbeat_changes(cdc: CdcRun) -> None:
+    # The heartbeat row is a data change to the source: the gauges move every beat.
+    before = _db_now()
+    time.sleep(2 * HEARTBEAT_S)
     wm = cdc.hook.metric_watermark(cdc.job_name)
-    assert wm.status is MetricWatermarkStatus.OK, wm.reason
-    assert wm.watermark_ms is not None and wm.watermark_ms <= wm.sample.at_ms
+    assert wm.proven is not None, wm.reason
+    # At most one metric refresh (10 s) plus the reading behind the beats, never ahead of now.
+    assert before - timedelta(seconds=15) <= wm.proven <= _db_now(), wm.reason
 
 
-def test_metric_watermark_is_frozen_on_a_quiet_database(cdc: CdcRun) -> None:
+def _sample_idle_for(cdc: CdcRun, idle: timedelta, timeout: float = 60) -> LagSample:
+    """The first reading of the CDC source's gauges idle for at least ``idle``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sample = cdc.hook.metric_sample(cdc.job_name)
+        if sample is not None and sample.idle >= idle:
+            return sample
+        assert time.monotonic() < deadline, f"source not idle for {idle} within {timeout}s: {sample}"
+        time.sleep(1)
+
+
+def test_metric_watermark_stays_at_the_last_change_on_a_quiet_database(cdc: CdcRun) -> None:
     _sql(f"ALTER EVENT `{cdc.database}`.`{cdc.heartbeat_table}_tick` DISABLE")
     try:
-        time.sleep(12)  # past Flink's metric refresh, so both samples see the quiet state
-        wm = cdc.hook.metric_watermark(cdc.job_name)
-        assert wm.status is MetricWatermarkStatus.FROZEN, wm.reason
-        assert wm.watermark_ms is None and wm.sample.job_state == "RUNNING"
-        # The stale gauge still holds a small lag: read once, it would have looked like "caught up".
-        assert wm.sample.fetch_lag_ms is not None and wm.sample.fetch_lag_ms < 60_000
+        last_change = _sql(f"SELECT ts FROM `{cdc.database}`.`{cdc.heartbeat_table}`")[0][0].replace(
+            tzinfo=UTC
+        )
+        first = _sample_idle_for(cdc, timedelta(seconds=3))
+        later = _sample_idle_for(cdc, first.idle + timedelta(seconds=10))
+        assert first.watermark is not None and later.watermark is not None
+        # The lag gauge froze at the last change, the idle time grew with the clock: the watermark
+        # stays at (or before) the last change instead of following the wall clock.
+        assert later.emit_lag == first.emit_lag, (first, later)
+        for sample in (first, later):  # binlog times are whole seconds
+            low = last_change - timedelta(seconds=1) - sample.max_age
+            assert low <= sample.watermark <= last_change, (sample, last_change)
     finally:
         cdc.hook.install_heartbeat(cdc.database, cdc.heartbeat_table, interval_s=HEARTBEAT_S)  # re-enables
 
@@ -238,10 +259,8 @@ def test_heartbeat_watermark_stops_when_the_job_is_cancelled_and_resumes_after_r
     # The database keeps beating; only the captured watermark stands still.
     assert _db_now() - stopped > HEARTBEAT_DEADLINE
     assert cdc.hook.heartbeat_watermark(cdc.heartbeat_topic) == stopped
-    wm = cdc.hook.metric_watermark(
-        cdc.job_name, interval_s=0.0, previous=cdc.hook.metric_sample(cdc.job_name)
-    )
-    assert wm.status is MetricWatermarkStatus.UNKNOWN and "CANCELED" in wm.reason
+    wm = cdc.hook.metric_watermark(cdc.job_name)
+    assert wm.watermark is None and wm.proven is None and "CANCELED" in wm.reason
 
     retained = cdc.rest.checkpoints(old_job).latest_completed_path
     assert retained, "the cancelled CDC job retained no checkpoint"

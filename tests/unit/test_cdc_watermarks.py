@@ -1,31 +1,21 @@
-"""Heartbeat SQL and the frozen-metric decision, on plain data."""
+"""Heartbeat SQL, the metric watermark model and the reading of the source gauges, on plain data."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
 
-from airflow_provider_rtp.cdc import (
-    CdcMetricSample,
-    HeartbeatSetup,
-    MetricWatermarkStatus,
-    metric_watermark,
-    quote_identifier,
-)
+from airflow_provider_rtp.cdc import HeartbeatSetup, quote_identifier
+from airflow_provider_rtp.completeness import JobObservation, LagSample, metric_watermark
+from airflow_provider_rtp.evaluation.cdc import read_lag_sample
+from airflow_provider_rtp.exceptions import FlinkJobNotFound
+from airflow_provider_rtp.flink.models import JobState, JobSummary
 
-T0 = 1_764_000_000_000
-
-
-def _s(
-    at: int, fetch: int | None = 40, emit: int | None = 60, idle: int | None = 100, **kw
-) -> CdcMetricSample:
-    return CdcMetricSample(
-        at_ms=T0 + at,
-        job_id=kw.get("job_id", "j1"),
-        job_state=kw.get("state", "RUNNING"),
-        fetch_lag_ms=fetch,
-        emit_lag_ms=emit,
-        idle_ms=idle,
-    )
+T0 = datetime(2026, 11, 24, 11, tzinfo=UTC)
+IDLE_TIMEOUT = timedelta(minutes=5)
+S = timedelta(seconds=1)
 
 
 @pytest.mark.parametrize(
@@ -60,40 +50,139 @@ def test_install_is_idempotent_sql() -> None:
     assert stmts[3] == "ALTER EVENT `shop`.`hb_tick` ON SCHEDULE EVERY 2 SECOND ENABLE"
 
 
-def test_unchanged_gauges_while_running_are_frozen_not_zero_lag() -> None:
-    wm = metric_watermark(_s(0, idle=5_000), _s(12_000, idle=17_000))
-    assert wm.status is MetricWatermarkStatus.FROZEN
-    assert wm.watermark_ms is None and not wm.known
-    assert "heartbeat" in wm.reason
+def _job(state: str = "RUNNING", trigger: datetime | None = T0) -> JobObservation:
+    return JobObservation("c1", "shop-cdc", state, 7, trigger)  # type: ignore[arg-type]
 
 
-def test_zero_lag_that_does_not_move_is_frozen_too() -> None:
-    assert metric_watermark(_s(0, 0, 0, 1), _s(20_000, 0, 0, 20_001)).status is MetricWatermarkStatus.FROZEN
+def _sample(emit: timedelta | None = 2 * S, idle: timedelta = 0 * S, age: timedelta = 10 * S) -> LagSample:
+    return LagSample("c1", T0, age, emit, idle, fetch_lag=S)
 
 
-def test_moving_gauges_give_a_conservative_watermark() -> None:
-    wm = metric_watermark(_s(0, fetch=40), _s(12_000, fetch=35, emit=50, idle=200), refresh_ms=10_000)
-    assert wm.status is MetricWatermarkStatus.OK
-    assert wm.watermark_ms == T0 + 12_000 - 10_000 - 200 - 50
+def test_live_watermark_is_read_at_minus_age_idle_and_the_larger_lag() -> None:
+    wm = metric_watermark(_sample(emit=2 * S, idle=3 * S), _job(), IDLE_TIMEOUT)
+    assert wm.proven == T0 - 15 * S and wm.durable
+    assert wm.watermark == T0 - 15 * S  # the assumed bound (T0 - 5m) is lower
+    assert (
+        metric_watermark(LagSample("c1", T0, 0 * S, S, 0 * S, 4 * S), _job(), IDLE_TIMEOUT).proven
+        == T0 - 4 * S
+    )
 
 
-def test_idle_reset_counts_as_movement_even_with_equal_lags() -> None:
-    wm = metric_watermark(_s(0, idle=9_000), _s(12_000, idle=300))
-    assert wm.status is MetricWatermarkStatus.OK
+def test_quiet_source_holds_at_the_last_change_until_the_assumed_bound_passes_it() -> None:
+    # Last change 20 min before T0; the assumed bound follows C's checkpoints minus the idle timeout.
+    quiet = _sample(idle=20 * 60 * S - 12 * S)
+    wm = metric_watermark(quiet, _job(trigger=T0), IDLE_TIMEOUT)
+    assert wm.proven == T0 - 20 * 60 * S
+    assert wm.assumed == T0 - IDLE_TIMEOUT and wm.watermark == wm.assumed
+    assert wm.assumes(T0 - IDLE_TIMEOUT) and not wm.assumes(T0 - IDLE_TIMEOUT + S)
+    assert not wm.proves(T0 - IDLE_TIMEOUT)
+    assert "assumed through checkpoint" in wm.reason
+
+
+def test_no_assumed_bound_without_a_running_job_with_a_checkpoint() -> None:
+    for job in (_job("RESTARTING"), _job("FAILED"), _job(trigger=None), None):
+        assert metric_watermark(_sample(idle=3600 * S), job, IDLE_TIMEOUT).assumed is None
+
+
+def test_durable_only_with_a_checkpoint_triggered_after_the_last_emission() -> None:
+    quiet = _sample(idle=60 * S)  # last record left the source at T0 - 60 s
+    assert metric_watermark(quiet, _job(trigger=T0 - 60 * S), IDLE_TIMEOUT).durable
+    late = metric_watermark(quiet, _job(trigger=T0 - 61 * S), IDLE_TIMEOUT)
+    assert not late.durable and late.proven is not None and "no checkpoint since" in late.reason
 
 
 @pytest.mark.parametrize(
-    ("previous", "current", "reason"),
+    ("sample", "job", "reason"),
     [
-        (None, _s(12_000), "one sample"),
-        (_s(0), _s(5_000), "5000 ms apart"),
-        (_s(0), _s(12_000, state="RESTARTING"), "is RESTARTING"),
-        (_s(0, job_id="old"), _s(12_000), "changed"),
-        (_s(0), _s(12_000, fetch=None), "no binlog change"),
-        (_s(0, fetch=-1), _s(12_000, fetch=-1), "no binlog change"),
+        (None, _job(), "no source lag gauges"),
+        (None, _job("CANCELED"), "job CANCELED"),
+        (_sample(emit=None), _job(), "emitted no change"),
+        (LagSample("old", T0, 0 * S, S, 0 * S), _job(), "restarted"),
     ],
 )
-def test_unknown_cases(previous: CdcMetricSample | None, current: CdcMetricSample, reason: str) -> None:
-    wm = metric_watermark(previous, current)
-    assert wm.status is MetricWatermarkStatus.UNKNOWN and wm.watermark_ms is None
-    assert reason in wm.reason
+def test_unknown_cases(sample: LagSample | None, job: JobObservation, reason: str) -> None:
+    wm = metric_watermark(sample, job, IDLE_TIMEOUT)
+    assert wm.proven is None and wm.watermark is None and reason in wm.reason
+
+
+class _Rest:
+    """The REST calls the gauge reader makes, answered from plain data."""
+
+    def __init__(
+        self, answers: list[dict[str, float]], state: JobState = JobState.RUNNING, listed_after: int = 0
+    ) -> None:
+        self.answers, self.state, self.reads = answers, state, 0
+        self.listed_after = listed_after  # lookups of the metric ids before the gauges are listed
+
+    def list_jobs(self) -> list[JobSummary]:
+        return [JobSummary("c1", "shop-cdc", self.state, 0, None)]
+
+    def find_running_job(self, name: str) -> JobSummary | None:
+        live = [j for j in self.list_jobs() if j.name == name and not j.state.is_terminal]
+        return live[0] if live else None
+
+    def job_details(self, job_id: str) -> dict[str, Any]:
+        return {"vertices": [{"id": "v1", "name": "Source: binlog shop -> kafka shop: Writer"}]}
+
+    def vertex_metric_ids(self, job_id: str, vertex: str) -> list[str]:
+        self.listed_after -= 1
+        if self.listed_after >= 0:
+            return ["busy"]
+        return ["Source__binlog_shop.currentEmitEventTimeLag", "Source__binlog_shop.sourceIdleTime", "busy"]
+
+    def vertex_metrics(self, job_id: str, vertex: str, names: list[str]) -> dict[str, dict[str, float]]:
+        answer = self.answers[min(self.reads, len(self.answers) - 1)]
+        self.reads += 1
+        return {f"Source__binlog_shop.{k}": {"max": v, "min": 0.0} for k, v in answer.items()}
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = T0.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _read(rest: _Rest, clock: _Clock) -> LagSample | None:
+    return read_lag_sample(rest, "shop-cdc", clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+
+
+def test_reader_waits_for_fresh_values_and_keeps_their_age() -> None:
+    stale = {"currentEmitEventTimeLag": 40.0, "sourceIdleTime": 5_000.0}
+    fresh = {"currentEmitEventTimeLag": 40.0, "sourceIdleTime": 65_000.0}
+    rest, clock = _Rest([stale, stale, stale, fresh]), _Clock()
+    sample = _read(rest, clock)
+    assert sample is not None and rest.reads == 4
+    assert sample.idle == 65 * S and sample.emit_lag == timedelta(milliseconds=40)
+    assert sample.read_at == T0 + timedelta(seconds=0.75)
+    assert sample.max_age == timedelta(seconds=10.75)  # one refresh plus the time spent reading
+    assert sample.fetch_lag is None
+
+
+def test_reader_refuses_values_that_never_refresh() -> None:
+    rest, clock = _Rest([{"currentEmitEventTimeLag": 40.0, "sourceIdleTime": 5_000.0}]), _Clock()
+    assert _read(rest, clock) is None
+    assert clock.now - T0.timestamp() > 20  # two refreshes
+
+
+def test_reader_maps_never_emitted_and_absent_jobs() -> None:
+    never = [
+        {"currentEmitEventTimeLag": -1.0, "sourceIdleTime": 1.0},
+        {"currentEmitEventTimeLag": -1.0, "sourceIdleTime": 2.0},
+    ]
+    sample = _read(_Rest(never), _Clock())
+    assert sample is not None and sample.emit_lag is None and sample.watermark is None
+    assert _read(_Rest(never, state=JobState.CANCELED), _Clock()) is None
+    with pytest.raises(FlinkJobNotFound, match="no-such"):
+        read_lag_sample(_Rest(never), "no-such")  # type: ignore[arg-type]
+
+
+def test_reader_waits_for_a_new_job_s_gauges_to_be_listed() -> None:
+    answers = [{"currentEmitEventTimeLag": 40.0, "sourceIdleTime": v} for v in (1.0, 2.0)]
+    sample = _read(_Rest(answers, listed_after=8), _Clock())
+    assert sample is not None and sample.idle == timedelta(milliseconds=2)
+    assert _read(_Rest(answers, listed_after=10_000), _Clock()) is None

@@ -71,10 +71,13 @@ def test_job_needs_an_id_and_a_sane_checkpoint() -> None:
         job(checkpoint=-3)
 
 
-def test_lag_sample_needs_a_timedelta() -> None:
-    with pytest.raises(MalformedObservationError, match="lag must be a timedelta"):
-        LagSample(at(11), 1500)  # type: ignore[arg-type]
-    assert LagSample(at(11), timedelta(seconds=3)).watermark == at(10, 59, 57)
+def test_lag_sample_needs_timedeltas() -> None:
+    with pytest.raises(MalformedObservationError, match="emit_lag must be a timedelta"):
+        LagSample("c", at(11), timedelta(0), 1500, timedelta(0))  # type: ignore[arg-type]
+    with pytest.raises(MalformedObservationError, match="idle must not be negative"):
+        LagSample("c", at(11), timedelta(0), None, timedelta(seconds=-1))
+    sample = LagSample("c", at(11), timedelta(seconds=10), timedelta(seconds=3), timedelta(seconds=7))
+    assert sample.watermark == at(10, 59, 40) and sample.emitted_by == at(10, 59, 53)
 
 
 def test_observations_check_their_parts() -> None:

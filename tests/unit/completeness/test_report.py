@@ -35,7 +35,9 @@ def test_report_shows_a_nonzero_margin_in_the_header() -> None:
 def test_report_idle_wait_line_says_until_when() -> None:
     decision = run(cdc=None, kafka_obs=kafka(part(b_p=None)), now=at(11, 4))
     assert "waits until 11:07:00 (idle timeout 5m)" in decision.report()
-    assert "  cdc      -              not configured" in decision.report()
+    assert "  cdc      -              no CDC stage declared: Kafka-native, idle timeout 5m applies" in (
+        decision.report()
+    )
 
 
 def test_report_counts_other_waiting_partitions() -> None:
@@ -57,8 +59,8 @@ def test_report_cdc_behind_line_gives_time_behind() -> None:
 
 def test_report_cdc_unknown_line_and_advice() -> None:
     text = run(cdc=CdcObservation("shop-cdc")).report()
-    assert "watermark unknown (lag metric frozen or missing)" in text
-    assert "  ! the source lag metric of shop-cdc is missing" in text
+    assert "watermark unknown (no lag gauges, or no change emitted yet)  needs 11:02:00" in text
+    assert "  ! the source lag gauges of shop-cdc are missing" in text
 
 
 def test_report_job_down_line() -> None:

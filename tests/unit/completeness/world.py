@@ -121,10 +121,12 @@ class World:
         c_job = JobObservation("c" * 32, "cdc", "RUNNING", 7, self.now)  # type: ignore[arg-type]
         if self.cdc == "heartbeat":
             return CdcObservation("cdc", heartbeat=watermark)
-        if self.cdc == "metric":
-            return CdcObservation("cdc", metric=LagSample(self.now, self.now - watermark), job=c_job)
-        if self.cdc == "frozen":
-            return CdcObservation("cdc", metric=LagSample(self.now, timedelta(0), frozen=True), job=c_job)
+        if self.cdc == "metric":  # a live source: emitting now, its last record `watermark` late
+            metric = LagSample(c_job.job_id, self.now, timedelta(0), self.now - watermark, timedelta(0))
+            return CdcObservation("cdc", metric=metric, job=c_job)
+        if self.cdc == "frozen":  # a source that has emitted nothing since its job started
+            metric = LagSample(c_job.job_id, self.now, timedelta(0), None, timedelta(hours=1))
+            return CdcObservation("cdc", metric=metric, job=c_job)
         return None
 
     def observations(self) -> Observations:
