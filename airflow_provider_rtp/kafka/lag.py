@@ -21,6 +21,7 @@ from confluent_kafka import (
     ConsumerGroupTopicPartitions,
     IsolationLevel,
     KafkaException,
+    Message,
     TopicCollection,
     TopicPartition,
 )
@@ -245,19 +246,18 @@ class KafkaLagReader:
                 msg = consumer.poll(0.2)
                 if msg is None:
                     continue
-                key = (msg.topic(), msg.partition())
+                key = _key(msg)
                 if key not in pending:
                     continue
-                if msg.error():
-                    if msg.error().code() == CKafkaError._PARTITION_EOF:
+                error = msg.error()
+                if error is not None:
+                    if error.code() == CKafkaError._PARTITION_EOF:
                         found[key] = (end[key], -1)  # reached the end: no data record in range
                         pending.discard(key)
                         consumer.pause([TopicPartition(*key)])
                         continue
-                    raise KafkaError(f"reading {key[0]}[{key[1]}] failed: {msg.error()}") from KafkaException(
-                        msg.error()
-                    )
-                found[key] = (msg.offset(), msg.timestamp()[1])
+                    raise KafkaError(f"reading {key[0]}[{key[1]}] failed: {error}") from KafkaException(error)
+                found[key] = (_offset(msg), msg.timestamp()[1])
                 pending.discard(key)
                 consumer.pause([TopicPartition(*key)])
         finally:
@@ -288,18 +288,18 @@ class KafkaLagReader:
                 msg = consumer.poll(0.2)
                 if msg is None:
                     continue
-                key = (msg.topic(), msg.partition())
-                if msg.error():
-                    if msg.error().code() == CKafkaError._PARTITION_EOF:
+                key = _key(msg)
+                error = msg.error()
+                if error is not None:
+                    if error.code() == CKafkaError._PARTITION_EOF:
                         pending.discard(key)
                         continue
-                    raise KafkaError(f"reading {key[0]}[{key[1]}] failed: {msg.error()}") from KafkaException(
-                        msg.error()
-                    )
-                if msg.offset() < end[key]:
+                    raise KafkaError(f"reading {key[0]}[{key[1]}] failed: {error}") from KafkaException(error)
+                offset = _offset(msg)
+                if offset < end[key]:
                     ts = msg.timestamp()[1]
                     newest = ts if newest is None else max(newest, ts)
-                if msg.offset() >= end[key] - 1:
+                if offset >= end[key] - 1:
                     pending.discard(key)
         finally:
             self._serve_stats(consumer)
@@ -327,6 +327,19 @@ class KafkaLagReader:
     def close(self) -> None:
         # AdminClient has no close(); dropping the reference releases librdkafka's handle.
         self._admin = None  # type: ignore[assignment]
+
+
+def _key(msg: Message) -> tuple[str, int]:
+    """A fetched record's partition (a fetched record always has one)."""
+    topic, partition = msg.topic(), msg.partition()
+    assert topic is not None and partition is not None
+    return topic, partition
+
+
+def _offset(msg: Message) -> int:
+    offset = msg.offset()
+    assert offset is not None  # fetched records carry their offset
+    return offset
 
 
 def _tp(tp: TopicPartition) -> TopicPartition:

@@ -58,7 +58,7 @@ class Point:
     """One point. ``time`` is an integer in the write's precision (None: the server's clock)."""
 
     measurement: str
-    fields: Mapping[str, FieldValue]
+    fields: Mapping[str, FieldValue | None]  # None: left out (the value is not known)
     tags: Mapping[str, str] = field(default_factory=dict)
     time: int | None = None
 

@@ -14,18 +14,22 @@ def _needs_stack(stack: None) -> None:
     """Every integration test needs the local stack (see tests/conftest.py)."""
 
 
-@pytest.fixture
-def mariadb() -> Iterator[pymysql.connections.Connection]:
-    """The reference pipeline's source database, shop, as root."""
-    env = stack_env()
-    conn = pymysql.connect(
+def connect_mariadb(database: str = "shop") -> pymysql.connections.Connection:
+    """The stack's MariaDB as root (the reference pipeline's source database by default)."""
+    return pymysql.connect(
         host=host(),
         port=port("MARIADB_PORT"),
         user="root",
-        password=env["MARIADB_ROOT_PASSWORD"],
-        database="shop",
+        password=stack_env()["MARIADB_ROOT_PASSWORD"],
+        database=database,
         autocommit=True,
     )
+
+
+@pytest.fixture
+def mariadb() -> Iterator[pymysql.connections.Connection]:
+    """The reference pipeline's source database, shop, as root."""
+    conn = connect_mariadb()
     yield conn
     conn.close()
 

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_provider_rtp.completeness import InvalidWindowError, Pipeline, Policy, Verdict, Window
+from airflow_provider_rtp.completeness import (
+    InvalidWindowError,
+    NaiveDatetimeError,
+    Pipeline,
+    Policy,
+    Verdict,
+    Window,
+)
 from airflow_provider_rtp.evaluation import evaluate
 from airflow_provider_rtp.exceptions import FlinkJobNotFound, KafkaError
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings
@@ -82,5 +89,5 @@ def test_unknown_topic_and_job_are_named(clients: dict) -> None:
 
 
 def test_naive_datetime_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"(?i)naive|timezone|UTC"):
+    with pytest.raises(NaiveDatetimeError, match=r"(?i)naive|timezone|UTC"):
         Window(datetime(2026, 11, 24, 10), datetime(2026, 11, 24, 11))

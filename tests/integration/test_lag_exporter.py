@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,9 +41,28 @@ def open_store() -> ShardedInfluxClient:
     )
 
 
+def _with_commits() -> None:
+    """Changes in shop.orders, consumed and committed by the ingestion job's group: on a fresh
+    stack the topic may still be empty, and a measurement of nothing proves nothing."""
+    from tests.integration.conftest import connect_mariadb
+    from tests.integration.test_ingestion_sensor import change_rows
+
+    with connect_mariadb() as db:
+        change_rows(db, 6)
+    reader = KafkaLagReader({"bootstrap.servers": kafka_bootstrap()})
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.committed for p in reader.group_lag(GROUP, [TOPIC]).partitions):
+            assert time.monotonic() < deadline, f"group {GROUP} committed no offset of {TOPIC} within 120 s"
+            time.sleep(1)
+    finally:
+        reader.close()
+
+
 @contextmanager
 def reference_pipeline(directory: Path) -> Iterator[tuple[str, Path]]:
     """The reference pipeline under a unique name in a pipelines YAML; its series dropped afterwards."""
+    _with_commits()
     name = f"it.orders_{uuid.uuid4().hex[:10]}"
     path = directory / "pipelines.yaml"
     path.write_text(
