@@ -16,7 +16,6 @@ from airflow_provider_rtp.completeness import (
     Decision,
     IcebergCommitStage,
     JobObservation,
-    JobState,
     KafkaObservation,
     Observations,
     PartitionObservation,
@@ -25,9 +24,7 @@ from airflow_provider_rtp.completeness import (
     Window,
     decide,
 )
-from airflow_provider_rtp.completeness.observations import RestoreInfo
 from airflow_provider_rtp.evaluation.cdc import observe_cdc
-from airflow_provider_rtp.exceptions import FlinkJobNotFound
 from airflow_provider_rtp.flink import FlinkRestClient
 from airflow_provider_rtp.iceberg.snapshot_log import read_snapshot_log
 from airflow_provider_rtp.kafka import KafkaLagReader, PartitionStatus
@@ -40,26 +37,9 @@ def _utc_ms(ms: int | None) -> datetime | None:
 
 
 def observe_job(flink: FlinkRestClient, name: str) -> JobObservation:
-    """The live job of that name, else its most recent run (so its FAILED/CANCELED state is reported)."""
-    job = flink.find_running_job(name)
-    if job is None:
-        runs = sorted((j for j in flink.list_jobs() if j.name == name), key=lambda j: j.start_time_ms)
-        if not runs:
-            raise FlinkJobNotFound(f"no Flink job named {name!r} on the cluster (running or finished)")
-        job = runs[-1]
-    stats = flink.checkpoints(job.job_id)
-    restored = None
-    if stats.restored_id is not None:
-        restored = RestoreInfo(stats.restored_id, stats.restored_path, stats.restored_is_savepoint)
-    return JobObservation(
-        job_id=job.job_id,
-        name=job.name,
-        state=JobState(job.state.value),
-        latest_checkpoint_id=stats.latest_completed_id,
-        latest_checkpoint_trigger=_utc_ms(stats.latest_completed_trigger_ms),
-        start_time=_utc_ms(job.start_time_ms),
-        restored=restored,
-    )
+    """The job of that name as :meth:`FlinkRestClient.find_job` picks it (the live one, else its
+    newest run, so a FAILED/CANCELED state is reported), read as every Flink wait reads it."""
+    return flink.observe_job(job_name=name).for_completeness()
 
 
 def observe_kafka(
