@@ -6,11 +6,14 @@ watermark from metrics"):
 
 * **Proven.** One :class:`~.observations.LagSample` gives ``w = read_at - max_age - idle - lag``:
   the binlog time of the last change the source emitted, or earlier. Binlog order means every
-  change logged before ``w`` was emitted too. ``w`` is *durable* once C completes a checkpoint
-  triggered at or after the emission (``read_at - idle``): its Kafka transaction commits then.
+  change logged before ``w`` was emitted too. ``w`` is *durable* once C has completed a
+  checkpoint triggered at or after the emission (``read_at - idle``) *and a later one*: C's
+  Kafka transactions commit when a checkpoint's completion is announced, which Flink reports
+  before it has happened; C's tasks handle that announcement before acknowledging the next
+  checkpoint (``JobObservation.committed_checkpoint_trigger``).
 * **Assumed (a quiet database).** On a quiet database ``w`` stays at the last change and alone
   would hold the window forever. While C is RUNNING and completing checkpoints, the watermark
-  may advance to ``trigger time of C's latest completed checkpoint - policy.idle_timeout``: the
+  may advance to ``trigger time of C's committed checkpoint - policy.idle_timeout``: the
   same delivery assumption the contract makes for Kafka-native producers (a change reaches the
   source within ``idle_timeout``), so a stuck binlog reader looks like a quiet database for at
   most that long. The assumption is refused when the gauges contradict it (the last change
@@ -73,11 +76,12 @@ def metric_watermark(
     proven, lag = metric.watermark, metric.lag
     if proven is None or lag is None:
         return MetricWatermark(None, False, None, "the source has emitted no change since the job started")
-    trigger = job.latest_checkpoint_trigger if job is not None else None
+    # Only a checkpoint followed by another completed one is known to be committed in Kafka.
+    trigger = job.committed_checkpoint_trigger if job is not None else None
     durable = trigger is not None and trigger >= metric.emitted_by
     why = f"last change ≥ {to_iso(proven)}, lag {fmt_duration(lag)}"
     if not durable:
-        why += "; no checkpoint since"
+        why += "; not yet in a checkpoint followed by another"
     if job is None or job.state is not JobState.RUNNING or trigger is None:
         return MetricWatermark(proven, durable, None, why)
     if lag > idle_timeout:

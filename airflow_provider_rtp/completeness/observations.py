@@ -106,7 +106,13 @@ class JobObservation:
     """A Flink job: the ingestion job J, or the CDC job C.
 
     :param latest_checkpoint_id: the latest *completed* checkpoint, read after the Kafka offsets.
-    :param latest_checkpoint_trigger: when that checkpoint was triggered; proves metric durability.
+    :param latest_checkpoint_trigger: when that checkpoint was triggered.
+    :param committed_checkpoint_trigger: when the completed checkpoint *before* the latest was
+        triggered. A two-phase-commit sink (the CDC job's Kafka transactions) commits a checkpoint
+        when its completion is announced, after Flink reports it complete; the job's tasks handle
+        that announcement before they acknowledge the next checkpoint. So records emitted before
+        this time are committed in Kafka once the latest checkpoint completed; this, not the
+        latest trigger, proves a metric watermark durable.
     :param start_time: when this run started; commits of the same job id stamped earlier belong
         to a previous run (fixed job ids) and are not trusted.
     :param restored: set when the run was restored from a checkpoint or savepoint.
@@ -119,6 +125,7 @@ class JobObservation:
     latest_checkpoint_trigger: datetime | None = None
     start_time: datetime | None = None
     restored: RestoreInfo | None = None
+    committed_checkpoint_trigger: datetime | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.job_id, str) or not self.job_id:
@@ -134,6 +141,15 @@ class JobObservation:
             self.latest_checkpoint_trigger, f"job {self.job_id}: checkpoint trigger"
         )
         object.__setattr__(self, "latest_checkpoint_trigger", trigger)
+        committed = require_utc_or_none(
+            self.committed_checkpoint_trigger, f"job {self.job_id}: committed checkpoint trigger"
+        )
+        if committed is not None and trigger is not None and committed > trigger:
+            raise MalformedObservationError(
+                f"job {self.job_id}: the checkpoint before the latest was triggered after it "
+                f"({to_iso(committed)} > {to_iso(trigger)})"
+            )
+        object.__setattr__(self, "committed_checkpoint_trigger", committed)
         object.__setattr__(
             self, "start_time", require_utc_or_none(self.start_time, f"job {self.job_id}: start")
         )

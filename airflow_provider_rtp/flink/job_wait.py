@@ -75,6 +75,7 @@ class JobObservation:
     # None when unknown; read only while the job is RUNNING without a completed checkpoint.
     checkpointing_enabled: bool | None = None
     latest_checkpoint_trigger_ms: int | None = None
+    previous_checkpoint_trigger_ms: int | None = None
     start_time_ms: int | None = None
     restored: core.RestoreInfo | None = None
     vertices: tuple[VertexParallelism, ...] = ()
@@ -87,6 +88,7 @@ class JobObservation:
             state=self.state,
             latest_checkpoint_id=self.latest_checkpoint_id,
             latest_checkpoint_trigger=_utc_ms(self.latest_checkpoint_trigger_ms),
+            committed_checkpoint_trigger=_utc_ms(self.previous_checkpoint_trigger_ms),
             start_time=_utc_ms(self.start_time_ms),
             restored=self.restored,
         )

@@ -47,6 +47,8 @@ class CheckpointStats:
     restored_path: str | None
     restored_is_savepoint: bool | None
     latest_failure: str | None = None
+    # The completed checkpoint before the latest, from the recent history (None when not listed).
+    previous_completed_trigger_ms: int | None = None
 
     @classmethod
     def from_rest(cls, raw: Mapping[str, Any]) -> CheckpointStats:
@@ -70,7 +72,24 @@ class CheckpointStats:
             restored_path=restored.get("external_path"),
             restored_is_savepoint=restored.get("is_savepoint"),
             latest_failure=failed.get("failure_message"),
+            previous_completed_trigger_ms=_previous_completed_trigger(raw.get("history") or [], completed),
         )
+
+
+def _previous_completed_trigger(history: list[Any], latest: Mapping[str, Any]) -> int | None:
+    """Trigger time of the newest completed checkpoint older than ``latest`` (history: newest first)."""
+    if "id" not in latest:
+        return None
+    older = [
+        h
+        for h in history
+        if isinstance(h, Mapping)
+        and h.get("status") == "COMPLETED"
+        and not h.get("is_savepoint")
+        and int(h.get("id", -1)) < int(latest["id"])
+        and "trigger_timestamp" in h
+    ]
+    return int(max(older, key=lambda h: int(h["id"]))["trigger_timestamp"]) if older else None
 
 
 @dataclass(frozen=True)

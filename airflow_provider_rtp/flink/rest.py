@@ -199,6 +199,7 @@ class FlinkRestClient:
             failures=failures,
             checkpointing_enabled=enabled,
             latest_checkpoint_trigger_ms=stats.latest_completed_trigger_ms,
+            previous_checkpoint_trigger_ms=stats.previous_completed_trigger_ms,
             start_time_ms=start if start >= 0 else None,
             restored=restored,
             vertices=tuple(

@@ -50,8 +50,18 @@ def test_install_is_idempotent_sql() -> None:
     assert stmts[3] == "ALTER EVENT `shop`.`hb_tick` ON SCHEDULE EVERY 2 SECOND ENABLE"
 
 
-def _job(state: str = "RUNNING", trigger: datetime | None = T0) -> JobObservation:
-    return JobObservation("c1", "shop-cdc", state, 7, trigger)  # type: ignore[arg-type]
+def _job(
+    state: str = "RUNNING", trigger: datetime | None = T0, latest: datetime | None = None
+) -> JobObservation:
+    """``trigger``: the committed checkpoint's (the one before the latest); ``latest``: the latest's."""
+    return JobObservation(
+        "c1",
+        "shop-cdc",
+        state,  # type: ignore[arg-type]
+        7,
+        latest or trigger,
+        committed_checkpoint_trigger=trigger,
+    )
 
 
 def _sample(emit: timedelta | None = 2 * S, idle: timedelta = 0 * S, age: timedelta = 10 * S) -> LagSample:
@@ -88,7 +98,18 @@ def test_durable_only_with_a_checkpoint_triggered_after_the_last_emission() -> N
     quiet = _sample(idle=60 * S)  # last record left the source at T0 - 60 s
     assert metric_watermark(quiet, _job(trigger=T0 - 60 * S), IDLE_TIMEOUT).durable
     late = metric_watermark(quiet, _job(trigger=T0 - 61 * S), IDLE_TIMEOUT)
-    assert not late.durable and late.proven is not None and "no checkpoint since" in late.reason
+    assert not late.durable and late.proven is not None and "not yet in a checkpoint" in late.reason
+
+
+def test_a_completed_checkpoint_alone_is_not_durable_its_kafka_commit_comes_after() -> None:
+    # The latest checkpoint covers the emission, but its transaction commits only when its
+    # completion is announced: durable once a later checkpoint has completed too.
+    quiet = _sample(idle=60 * S)
+    only_latest = metric_watermark(quiet, _job(trigger=T0 - 70 * S, latest=T0 - 50 * S), IDLE_TIMEOUT)
+    assert not only_latest.durable
+    assert metric_watermark(quiet, _job(trigger=T0 - 50 * S, latest=T0 - 40 * S), IDLE_TIMEOUT).durable
+    # No checkpoint before the latest in the history: nothing is known committed.
+    assert not metric_watermark(quiet, _job(trigger=None, latest=T0), IDLE_TIMEOUT).durable
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,21 @@ def test_checkpoint_stats_from_rest() -> None:
     assert (stats.latest_completed_id, stats.restored_id, stats.restored_is_savepoint) == (7, 3, True)
     empty = CheckpointStats.from_rest({"counts": {}, "latest": {"completed": None}})
     assert empty.latest_completed_id is None and empty.completed == 0
+    assert stats.previous_completed_trigger_ms is None  # no history listed
+
+
+def test_previous_completed_checkpoint_comes_from_the_history() -> None:
+    history = [  # newest first, as the JobManager lists it
+        {"id": 9, "status": "IN_PROGRESS", "trigger_timestamp": 9000},
+        {"id": 8, "status": "COMPLETED", "trigger_timestamp": 8000},
+        {"id": 7, "status": "FAILED", "trigger_timestamp": 7000},
+        {"id": 6, "status": "COMPLETED", "trigger_timestamp": 6000, "is_savepoint": True},
+        {"id": 5, "status": "COMPLETED", "trigger_timestamp": 5000},
+    ]
+    stats = CheckpointStats.from_rest(
+        {"counts": {}, "latest": {"completed": {"id": 8, "trigger_timestamp": 8000}}, "history": history}
+    )
+    assert stats.previous_completed_trigger_ms == 5000  # not the failed 7, not the savepoint 6
 
 
 def test_error_summary_names_the_server_side_exception(server: str) -> None:

@@ -46,7 +46,13 @@ def sample(read_at, *, emit=timedelta(seconds=1), idle=timedelta(0), age=timedel
 
 
 def metric_cdc(metric, *, trigger, state="RUNNING"):  # type: ignore[no-untyped-def]
-    c_job = job(state, checkpoint=41, job_id=C_JOB, latest_checkpoint_trigger=trigger)
+    c_job = job(
+        state,
+        checkpoint=41,
+        job_id=C_JOB,
+        latest_checkpoint_trigger=trigger,
+        committed_checkpoint_trigger=trigger,  # the checkpoint before it too: committed in Kafka
+    )
     return CdcObservation("shop-cdc", metric=metric, job=c_job)
 
 

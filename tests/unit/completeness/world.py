@@ -118,7 +118,14 @@ class World:
 
     def cdc_observation(self) -> CdcObservation | None:
         watermark = self.cdc_bound() - self.cdc_slack
-        c_job = JobObservation("c" * 32, "cdc", "RUNNING", 7, self.now)  # type: ignore[arg-type]
+        c_job = JobObservation(
+            "c" * 32,
+            "cdc",
+            "RUNNING",  # type: ignore[arg-type]
+            7,
+            self.now,
+            committed_checkpoint_trigger=self.now,
+        )
         if self.cdc == "heartbeat":
             return CdcObservation("cdc", heartbeat=watermark)
         if self.cdc == "metric":  # a live source: emitting now, its last record `watermark` late
