@@ -66,10 +66,10 @@ def read_lag_sample(
     :param refresh: the cluster's ``metrics.fetcher.update-interval``.
     :raises FlinkJobNotFound: no job of that name exists, running or ended.
     """
-    job = flink.find_running_job(job_name)
-    if job is None and not any(j.name == job_name for j in flink.list_jobs()):
+    job = flink.find_job(job_name)
+    if job is None:
         raise FlinkJobNotFound(f"no Flink job named {job_name!r} on the cluster (running or finished)")
-    if job is None or job.state is not JobState.RUNNING:
+    if job.state is not JobState.RUNNING:
         return None  # no gauges to read; the job's state is reported by the job observation
     vertex = _source_vertex(flink, job.job_id, job_name)
     started = clock()

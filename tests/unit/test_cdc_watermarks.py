@@ -138,9 +138,8 @@ class _Rest:
     def list_jobs(self) -> list[JobSummary]:
         return [JobSummary("c1", "shop-cdc", self.state, 0, None)]
 
-    def find_running_job(self, name: str) -> JobSummary | None:
-        live = [j for j in self.list_jobs() if j.name == name and not j.state.is_terminal]
-        return live[0] if live else None
+    def find_job(self, name: str) -> JobSummary | None:
+        return next((j for j in self.list_jobs() if j.name == name), None)
 
     def job_details(self, job_id: str) -> dict[str, Any]:
         return {"vertices": [{"id": "v1", "name": "Source: binlog shop -> kafka shop: Writer"}]}

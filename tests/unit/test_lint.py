@@ -1,4 +1,4 @@
-"""The code base stays ruff clean (lint and format), checked with the test suite."""
+"""The code base stays ruff clean (lint and format) and type-checks, checked with the test suite."""
 
 from __future__ import annotations
 
@@ -12,17 +12,29 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _ruff() -> str:
-    found = Path(sys.executable).parent / "ruff"
+def _tool(name: str) -> str:
+    found = Path(sys.executable).parent / name
     if found.exists():
         return str(found)
-    which = shutil.which("ruff")
+    which = shutil.which(name)
     if not which:
-        pytest.fail("ruff is not installed: pip install -e '.[test]'")
+        pytest.fail(f"{name} is not installed: pip install -e '.[test]'")
     return which
+
+
+def _passes(*command: str, timeout: float = 120) -> None:
+    out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
 
 
 @pytest.mark.parametrize("args", [["check", "."], ["format", "--check", "."]], ids=["check", "format"])
 def test_ruff(args: list[str]) -> None:
-    out = subprocess.run([_ruff(), *args], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    _passes(_tool("ruff"), *args)
+
+
+def test_mypy_on_the_package() -> None:
+    _passes(_tool("mypy"), timeout=300)  # [tool.mypy] in pyproject.toml names the package
+
+
+def test_mypy_strict_on_the_decision_core() -> None:
+    _passes(_tool("mypy"), "--strict", "airflow_provider_rtp/completeness", timeout=300)
