@@ -81,8 +81,7 @@ from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState, 
 from airflow_provider_rtp.hooks.completeness import CheckClients
 from airflow_provider_rtp.iceberg import observe_table
 from airflow_provider_rtp.iceberg import snapshot_log as iceberg_metadata
-from airflow_provider_rtp.kafka import KafkaLagReader
-from bench._kafka_requests import CountingAdmin
+from bench._kafka_requests import RequestCountingReader
 from bench._results import write_results
 from tests.stack import flink_rest_url, host, kafka_bootstrap, port, sql_gateway_url, stack_env
 
@@ -368,21 +367,8 @@ def measure(size: Size, runs: int) -> dict[str, Any]:
 
 def round_trips(size: Size) -> dict[str, Any]:
     """Requests of one evaluation (a new metadata file, clients connected)."""
-    kafka_sent: dict[str, Counter[str]] = {}
-
-    def on_stats(raw: str) -> None:
-        stats = json.loads(raw)
-        sent: Counter[str] = Counter()
-        for broker in stats.get("brokers", {}).values():
-            sent.update({k: v for k, v in (broker.get("req") or {}).items() if v})
-        kafka_sent[stats["name"]] = sent  # cumulative per client: the last report wins
-
     clients = CheckClients(size.check)
-    reader = KafkaLagReader(
-        {"bootstrap.servers": kafka_bootstrap(), "statistics.interval.ms": 50, "stats_cb": on_stats}
-    )
-    admin = CountingAdmin(reader._admin)
-    reader._admin = admin  # type: ignore[assignment]
+    reader = RequestCountingReader({"bootstrap.servers": kafka_bootstrap()})
     clients.kafka = reader  # type: ignore[misc]
     flink_calls: Counter[str] = Counter()
     session = clients.platform.rest.http._session
@@ -404,28 +390,25 @@ def round_trips(size: Size) -> dict[str, Any]:
 
     size.table.commit()
     run_check(size.check, size.window, clients)  # connects; not counted
-    for c in (flink_calls, admin.calls):
-        c.clear()
+    flink_calls.clear()
+    reader.reset()
     sql.clear()
-    kafka_sent.clear()
     size.table.commit()
     pyarrow_io.PyArrowFileIO.new_input = counting_new_input  # type: ignore[method-assign]
     try:
         run_check(size.check, size.window, clients)
-        reader._serve_stats(reader._admin._admin)  # the admin client's last requests into the stats
+        protocol = Counter(reader.protocol_requests())
+        admin_calls = reader.admin_calls()
     finally:
         pyarrow_io.PyArrowFileIO.new_input = original  # type: ignore[method-assign]
         event.remove(engine, "before_cursor_execute", listener)
         clients.close()
-    protocol: Counter[str] = Counter()
-    for sent in kafka_sent.values():
-        protocol.update(sent)
     # Connection set-up, not measurement: ApiVersion once per connection; FindCoordinator repeats
     # on the probe consumer's own timer for its unused group id (see bench/kafka_lag.py).
     setup = {k: protocol.pop(k) for k in ("ApiVersion", "FindCoordinator") if k in protocol}
     return {
         "flink_rest": dict(sorted(flink_calls.items())),
-        "kafka_admin_calls": dict(sorted(admin.calls.items())),
+        "kafka_admin_calls": admin_calls,
         "kafka_protocol_requests": dict(sorted(protocol.items())),
         "kafka_setup_requests": setup,
         "catalog_sql_statements": dict(Counter(sql)),

@@ -158,7 +158,6 @@ class KafkaLagReader:
             parts.append(
                 self._partition(group, key, start[key], end[key], committed.get(key), firsts, now_ms)
             )
-        self._serve_stats(self._admin)
         return GroupLag(
             group=group,
             topics=tuple(topics),
@@ -261,7 +260,6 @@ class KafkaLagReader:
                 pending.discard(key)
                 consumer.pause([TopicPartition(*key)])
         finally:
-            self._serve_stats(consumer)
             consumer.close()
         return found
 
@@ -302,7 +300,6 @@ class KafkaLagReader:
                 if offset >= end[key] - 1:
                     pending.discard(key)
         finally:
-            self._serve_stats(consumer)
             consumer.close()
         if pending:
             raise KafkaError(
@@ -316,13 +313,6 @@ class KafkaLagReader:
             return sorted(self._admin.list_topics(timeout=self.request_timeout).topics)
         except KafkaException as exc:
             raise KafkaError(f"cannot list Kafka topics: {exc}") from exc
-
-    def _serve_stats(self, client: Consumer | AdminClient) -> None:
-        """With librdkafka statistics on (benchmarks count requests with them), serve one more
-        stats callback so that the requests just made are counted."""
-        interval = int(self.config.get("statistics.interval.ms") or 0)
-        if interval > 0 and "stats_cb" in self.config:
-            client.poll(2 * interval / 1000)
 
     def close(self) -> None:
         # AdminClient has no close(); dropping the reference releases librdkafka's handle.
