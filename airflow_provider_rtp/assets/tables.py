@@ -17,6 +17,7 @@ from typing import Any
 from airflow.sdk import Asset
 
 from airflow_provider_rtp.completeness import Window
+from airflow_provider_rtp.exceptions import InvalidInputError
 
 __all__ = ["PARTITION_KEY_FORMAT", "DecisionStore", "partition_key", "table_asset"]
 
@@ -27,7 +28,7 @@ def table_asset(table: str, catalog: str = "lake") -> Asset:
     """The asset of an Iceberg table: name ``<catalog>.<namespace>.<table>``, URI ``iceberg://…``."""
     namespace, _, name = table.rpartition(".")
     if not namespace or not name:
-        raise ValueError(f"table must be 'namespace.table', got {table!r}")
+        raise InvalidInputError(f"table must be 'namespace.table', got {table!r}")
     return Asset(name=f"{catalog}.{table}", uri=f"iceberg://{catalog}/{namespace.replace('.', '/')}/{name}")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from airflow_provider_rtp.exceptions import InvalidInputError
+
 __all__ = ["HeartbeatSetup", "quote_identifier"]
 
 # Unquoted-safe MySQL identifiers only: letters, digits, _ and $, at most 64 characters, not all
@@ -18,9 +20,11 @@ _IDENTIFIER = re.compile(r"[A-Za-z0-9_$]{1,64}")
 
 
 def quote_identifier(name: str, what: str = "identifier") -> str:
-    """``name`` in backquotes, or ValueError naming it when it is not a plain identifier."""
+    """``name`` in backquotes, or InvalidInputError naming it when it is not a plain identifier."""
     if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or name.isdigit():
-        raise ValueError(f"invalid {what} {name!r}: use 1-64 letters, digits, '_' or '$' (not only digits)")
+        raise InvalidInputError(
+            f"invalid {what} {name!r}: use 1-64 letters, digits, '_' or '$' (not only digits)"
+        )
     return f"`{name}`"
 
 
@@ -47,7 +51,7 @@ class HeartbeatSetup:
         if isinstance(self.interval_s, bool) or not isinstance(self.interval_s, int):
             raise TypeError(f"interval_s must be an int, got {type(self.interval_s).__name__}")
         if not 1 <= self.interval_s <= 3600:
-            raise ValueError(f"interval_s must be 1..3600 seconds, got {self.interval_s}")
+            raise InvalidInputError(f"interval_s must be 1..3600 seconds, got {self.interval_s}")
 
     @property
     def event_name(self) -> str:

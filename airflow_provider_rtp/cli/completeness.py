@@ -39,7 +39,7 @@ from airflow_provider_rtp.completeness import (
 )
 from airflow_provider_rtp.completeness._time import fmt_duration, to_iso
 from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck
-from airflow_provider_rtp.exceptions import RtpError
+from airflow_provider_rtp.exceptions import InvalidInputError, RtpError
 
 if TYPE_CHECKING:
     from airflow_provider_rtp.hooks.completeness import CheckClients
@@ -59,7 +59,7 @@ def parse_duration(text: str) -> timedelta:
         return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m[2]]: int(m[1])})
     m = _ISO_DURATION.match(text)
     if not m or text in ("P", "PT"):
-        raise ValueError(f"not a duration: {text!r} (use e.g. PT1H, PT5M or 2m)")
+        raise InvalidInputError(f"not a duration: {text!r} (use e.g. PT1H, PT5M or 2m)")
     days, hours, minutes, seconds = (int(g) if g else 0 for g in m.groups())
     return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
 
@@ -68,9 +68,9 @@ def _instant(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"not an ISO-8601 instant: {text!r}") from None
+        raise InvalidInputError(f"not an ISO-8601 instant: {text!r}") from None
     if value.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone; write it in UTC, e.g. 2026-11-24T10:00Z")
+        raise InvalidInputError(f"{text!r} has no time zone; write it in UTC, e.g. 2026-11-24T10:00Z")
     return value.astimezone(UTC)
 
 
@@ -78,7 +78,7 @@ def parse_window(text: str) -> Window:
     """``START/DURATION`` or ``START/END`` (ISO 8601 intervals)."""
     start_text, sep, rest = text.partition("/")
     if not sep:
-        raise ValueError(f"window must be START/DURATION or START/END, got {text!r}")
+        raise InvalidInputError(f"window must be START/DURATION or START/END, got {text!r}")
     start = _instant(start_text)
     end = start + parse_duration(rest) if rest.startswith("P") else _instant(rest)
     return Window(start, end)
@@ -88,14 +88,14 @@ def parse_hour(text: str) -> Window:
     """The hour starting at ``text`` (``2026-12-01T10Z``, ``2026-12-01T10:00Z``)."""
     start = _instant(text)
     if start != start.replace(minute=0, second=0, microsecond=0):
-        raise ValueError(f"--hour {text!r} does not start an hour; use --window START/DURATION")
+        raise InvalidInputError(f"--hour {text!r} does not start an hour; use --window START/DURATION")
     return Window(start, start + timedelta(hours=1))
 
 
 def _positive_duration(text: str) -> timedelta:
     value = parse_duration(text)
     if value <= timedelta(0):
-        raise ValueError(f"{text!r} must be longer than 0s")
+        raise InvalidInputError(f"{text!r} must be longer than 0s")
     return value
 
 
@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Everything the command line alone decides is checked before Airflow is imported.
         window, policy = _window(args), _policy(args)
         if (args.interval or args.timeout) and not args.watch:
-            raise ValueError("--interval and --timeout go with --watch")
+            raise InvalidInputError("--interval and --timeout go with --watch")
         interval = _positive_duration(args.interval or "30s")
         timeout = _positive_duration(args.timeout) if args.timeout else None
         _logs_to_stderr()

@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_rtp.exceptions import InvalidInputError, RtpError
 from airflow_provider_rtp.monitoring.exporter import LagExporter, LagTarget, targets_from_pipelines
 from airflow_provider_rtp.monitoring.influx import InfluxSettings, ShardedInfluxClient, parse_shards
 
@@ -60,12 +61,14 @@ def _parser() -> argparse.ArgumentParser:
 def _targets(args: argparse.Namespace) -> list[LagTarget]:
     if args.group:
         if args.pipelines and args.pipeline:
-            raise ValueError("give either --pipeline names or --group, not both")
+            raise InvalidInputError("give either --pipeline names or --group, not both")
         if not args.topic:
-            raise ValueError("--group needs at least one --topic")
+            raise InvalidInputError("--group needs at least one --topic")
         return [LagTarget(args.name or args.group, args.group, tuple(args.topic), args.heartbeat_topic)]
     if not args.pipelines:
-        raise ValueError("nothing to measure: give --pipelines (or RTP_PIPELINES) or --group with --topic")
+        raise InvalidInputError(
+            "nothing to measure: give --pipelines (or RTP_PIPELINES) or --group with --topic"
+        )
     from airflow_provider_rtp.completeness import load_pipelines
 
     return targets_from_pipelines(load_pipelines(args.pipelines), args.pipeline)
@@ -73,19 +76,19 @@ def _targets(args: argparse.Namespace) -> list[LagTarget]:
 
 def _kafka_config(args: argparse.Namespace) -> dict[str, Any]:
     if not args.kafka_bootstrap:
-        raise ValueError("--kafka-bootstrap (or RTP_KAFKA_BOOTSTRAP) is needed")
+        raise InvalidInputError("--kafka-bootstrap (or RTP_KAFKA_BOOTSTRAP) is needed")
     config: dict[str, Any] = {"bootstrap.servers": args.kafka_bootstrap}
     for item in args.kafka_config:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--kafka-config takes KEY=VALUE, got {item!r}")
+            raise InvalidInputError(f"--kafka-config takes KEY=VALUE, got {item!r}")
         config[key] = value
     return config
 
 
 def _store(args: argparse.Namespace) -> ShardedInfluxClient:
     if not args.shards:
-        raise ValueError("--shards (or RTP_INFLUX_SHARDS) is needed: name=url,name=url")
+        raise InvalidInputError("--shards (or RTP_INFLUX_SHARDS) is needed: name=url,name=url")
     env = os.environ.get
     settings = InfluxSettings(
         database=args.database,
@@ -101,11 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.interval <= 0 or (args.rounds is not None and args.rounds < 1):
-            raise ValueError("--interval must be > 0 and --rounds >= 1")
+            raise InvalidInputError("--interval must be > 0 and --rounds >= 1")
         targets = _targets(args)
         config = _kafka_config(args)
         store = _store(args)
-    except (ValueError, OSError) as exc:
+    except (RtpError, ValueError, OSError) as exc:
         print(f"rtp-lag-exporter: {exc}", file=sys.stderr)
         return 2
     from airflow_provider_rtp.kafka import KafkaLagReader

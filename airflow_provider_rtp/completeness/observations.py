@@ -15,6 +15,7 @@ from airflow_provider_rtp.completeness._time import require_utc, require_utc_or_
 from airflow_provider_rtp.completeness.errors import MalformedObservationError
 from airflow_provider_rtp.completeness.models import Policy, Window
 from airflow_provider_rtp.completeness.results import Advice, CommitPoint, Stage, StageResult
+from airflow_provider_rtp.exceptions import InvalidInputError
 
 __all__ = [
     "CdcObservation",
@@ -61,11 +62,11 @@ class JobState(enum.StrEnum):
 
     @classmethod
     def parse(cls, value: str) -> JobState:
-        """Any case; an unknown state is a ``ValueError`` naming it."""
+        """Any case; an unknown state is an ``InvalidInputError`` naming it."""
         try:
             return cls(value.upper())
         except ValueError:
-            raise ValueError(f"unknown Flink job state {value!r}") from None
+            raise InvalidInputError(f"unknown Flink job state {value!r}") from None
 
 
 _DOWN = frozenset(

@@ -169,7 +169,7 @@ def run_check(
     """Answer ``check`` for ``window``: a persisted decision if there is a valid one, else decide now.
 
     :param persisted: the stored record of this window (``PersistedDecision.to_dict()``), if any.
-    :raises CompletenessError, RtpError, ValueError: bad input, named; the caller fails the task.
+    :raises InvalidInputError, RtpError: bad input, named; the caller fails the task.
     """
     now = now or datetime.now(tz=UTC)
     check_window(window, check.policy, now)

@@ -28,7 +28,7 @@ from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkError
+from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkError, InvalidInputError
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,9 @@ class HttpSettings:
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"REST URL must start with http:// or https://, got {self.base_url!r}")
+            raise InvalidInputError(f"REST URL must start with http:// or https://, got {self.base_url!r}")
         if self.retries < 0:
-            raise ValueError(f"retries must be >= 0, got {self.retries}")
+            raise InvalidInputError(f"retries must be >= 0, got {self.retries}")
 
 
 def flink_error_text(response: requests.Response) -> list[str]:

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from airflow_provider_rtp.exceptions import InvalidInputError
+
 __all__ = ["JobDiagnosis", "Thresholds", "VertexAdvice", "VertexLoad", "diagnose", "vertex_load"]
 
 
@@ -52,9 +54,9 @@ class Thresholds:
         for name in ("busy_high", "idle_low", "target_busy", "backpressured_high"):
             value = getattr(self, name)
             if not 0 < value < 1:
-                raise ValueError(f"{name} must be between 0 and 1 (exclusive), got {value}")
+                raise InvalidInputError(f"{name} must be between 0 and 1 (exclusive), got {value}")
         if not self.idle_low < self.target_busy < self.busy_high:
-            raise ValueError(
+            raise InvalidInputError(
                 f"need idle_low < target_busy < busy_high, got {self.idle_low}, "
                 f"{self.target_busy}, {self.busy_high}"
             )
@@ -185,7 +187,7 @@ def diagnose(
 ) -> JobDiagnosis:
     t = thresholds or Thresholds()
     if not loads:
-        raise ValueError(f"job {job_name!r} ({job_id}) has no vertices to diagnose")
+        raise InvalidInputError(f"job {job_name!r} ({job_id}) has no vertices to diagnose")
     advice = []
     for v in loads:
         suggested, reason = _advise(v, loads, t)

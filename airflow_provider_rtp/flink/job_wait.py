@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_rtp.completeness import observations as core
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.flink.models import JobState
 
 __all__ = [
@@ -118,9 +119,11 @@ class JobWaitCriteria:
             target_states = [target_states]
         states = frozenset(JobState.parse(str(s)) for s in target_states)
         if not states:
-            raise ValueError("target_states is empty: name at least one Flink job state, e.g. RUNNING")
+            raise InvalidInputError("target_states is empty: name at least one Flink job state, e.g. RUNNING")
         if (wait_for_checkpoint or parallelism) and JobState.RUNNING not in states:
-            raise ValueError("wait_for_checkpoint (or a parallelism) needs RUNNING among target_states")
+            raise InvalidInputError(
+                "wait_for_checkpoint (or a parallelism) needs RUNNING among target_states"
+            )
         return cls(states, wait_for_checkpoint, tuple(sorted((parallelism or {}).items())))
 
     def describe(self) -> str:

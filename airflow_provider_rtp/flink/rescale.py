@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from airflow_provider_rtp.exceptions import InvalidInputError
+
 __all__ = [
     "RescalePlan",
     "plan_rescale",
@@ -43,9 +45,9 @@ def plan_rescale(scheduler: str, vertices: Sequence[Mapping[str, Any]], parallel
     :param vertices: the ``vertices`` of ``GET /jobs/:id`` (id, name, parallelism, maxParallelism).
     """
     if parallelism < 1:
-        raise ValueError(f"parallelism must be >= 1, got {parallelism}")
+        raise InvalidInputError(f"parallelism must be >= 1, got {parallelism}")
     if not vertices:
-        raise ValueError("the job has no vertices")
+        raise InvalidInputError("the job has no vertices")
     targets = {str(v["id"]): min(parallelism, int(v.get("maxParallelism") or parallelism)) for v in vertices}
     current = {str(v["id"]): int(v["parallelism"]) for v in vertices}
     if targets == current:
@@ -69,7 +71,7 @@ def requirements_body(
     """
     unknown = sorted(set(targets) - set(current))
     if unknown:
-        raise ValueError(f"vertices {unknown} are not in the job's resource requirements")
+        raise InvalidInputError(f"vertices {unknown} are not in the job's resource requirements")
     body = {}
     for vertex_id, entry in current.items():
         bounds = entry.get("parallelism") or {}

@@ -15,6 +15,7 @@ from airflow_provider_rtp.exceptions import (
     FlinkJobAmbiguous,
     FlinkJobNotFound,
     FlinkOperationTimeout,
+    InvalidInputError,
 )
 from airflow_provider_rtp.flink._http import HttpSettings, JsonHttpClient
 from airflow_provider_rtp.flink.diagnosis import JobDiagnosis, Thresholds, VertexLoad, diagnose, vertex_load
@@ -109,7 +110,7 @@ class FlinkRestClient:
         newest ended one, else None. A live job (not terminal: starting, RUNNING, restarting...)
         wins over ended runs of the same name; two live ones make the name no identity."""
         if not name or not name.strip():
-            raise ValueError("job name must not be empty: it is the job's identity")
+            raise InvalidInputError("job name must not be empty: it is the job's identity")
         named = [j for j in self.list_jobs() if j.name == name]
         live = [j for j in named if not j.state.is_terminal]
         if len(live) > 1:
@@ -164,7 +165,7 @@ class FlinkRestClient:
     def observe_job(self, *, job_id: str | None = None, job_name: str | None = None) -> JobObservation:
         """One look at the job, by id or by name (:meth:`find_job`); an unknown name fails."""
         if bool(job_id) == bool(job_name):
-            raise ValueError("give exactly one of job_id and job_name")
+            raise InvalidInputError("give exactly one of job_id and job_name")
         if not job_id:
             found = self.find_job(str(job_name))
             if found is None:
@@ -225,7 +226,7 @@ class FlinkRestClient:
         checkpoints are logged as they appear.
         """
         if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
+            raise InvalidInputError(f"poll_interval must be > 0 seconds, got {poll_interval}")
         deadline = time.monotonic() + timeout
         seen = seen or Progress()
         while True:

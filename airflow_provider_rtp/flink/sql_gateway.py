@@ -13,7 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_rtp.exceptions import FlinkError, FlinkOperationTimeout, FlinkSqlError
+from airflow_provider_rtp.exceptions import (
+    FlinkError,
+    FlinkOperationTimeout,
+    FlinkSqlError,
+    InvalidInputError,
+)
 from airflow_provider_rtp.flink._http import HttpSettings, JsonHttpClient
 
 __all__ = ["SqlGatewayClient", "SqlResult", "statement_set"]
@@ -32,7 +37,7 @@ class SqlResult:
 def statement_set(inserts: Sequence[str]) -> str:
     """Wrap INSERT statements so Flink runs them as one job."""
     if not inserts:
-        raise ValueError("a statement set needs at least one INSERT statement")
+        raise InvalidInputError("a statement set needs at least one INSERT statement")
     body = "\n".join(s.strip().rstrip(";") + ";" for s in inserts)
     return f"EXECUTE STATEMENT SET\nBEGIN\n{body}\nEND"
 

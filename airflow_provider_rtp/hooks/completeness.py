@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_provider_rtp.completeness import Pipeline
 from airflow_provider_rtp.evaluation import CompletenessCheck
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.flink import FlinkRestClient
 from airflow_provider_rtp.hooks.iceberg import IcebergHook
 from airflow_provider_rtp.hooks.kafka import kafka_client_config
@@ -39,14 +40,14 @@ def resolve_pipeline(
     """
     if pipeline is not None:
         if pipeline.table != table:
-            raise ValueError(f"pipeline is declared for table {pipeline.table!r}, not {table!r}")
+            raise InvalidInputError(f"pipeline is declared for table {pipeline.table!r}, not {table!r}")
         return pipeline
     if topics or group or ingestion_job:
         missing = [
             n for n, v in (("topics", topics), ("group", group), ("ingestion_job", ingestion_job)) if not v
         ]
         if missing:
-            raise ValueError(f"table {table!r}: also give {', '.join(missing)} (or a pipelines file)")
+            raise InvalidInputError(f"table {table!r}: also give {', '.join(missing)} (or a pipelines file)")
         assert topics and group and ingestion_job
         return Pipeline(
             table=table,
@@ -60,7 +61,7 @@ def resolve_pipeline(
 
     path = pipelines_file or conf.get("rtp", "pipelines_file", fallback=None)
     if not path:
-        raise ValueError(
+        raise InvalidInputError(
             f"no pipeline for table {table!r}: pass pipeline=, or topics/group/ingestion_job, "
             "or a pipelines YAML (pipelines_file= or [rtp] pipelines_file)"
         )
@@ -68,7 +69,7 @@ def resolve_pipeline(
 
     pipelines = load_pipelines(path)
     if table not in pipelines:
-        raise ValueError(
+        raise InvalidInputError(
             f"table {table!r} is not declared in {path} (declared: {', '.join(sorted(pipelines))})"
         )
     return pipelines[table]
@@ -98,7 +99,7 @@ def lookup_connection(conn_id: str) -> Any:
     else:
         reason = ""
     if conn is None:
-        raise ValueError(
+        raise InvalidInputError(
             f"Airflow connection {conn_id!r} is not defined: set AIRFLOW_CONN_{conn_id.upper()}, "
             f"add it to the secrets backend or to Airflow's connections{reason}"
         )

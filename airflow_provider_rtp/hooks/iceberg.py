@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseHook, Connection
 
-from airflow_provider_rtp.exceptions import IcebergError
+from airflow_provider_rtp.exceptions import IcebergError, InvalidInputError
 from airflow_provider_rtp.iceberg.locations import is_metadata_location, local_location
 
 __all__ = ["IcebergHook", "is_metadata_location"]
@@ -55,7 +55,7 @@ class IcebergHook(BaseHook):
         ctype = str(extra.pop("catalog_type", "sql")).lower()
         extra.pop("catalog_name", None)
         if ctype not in _CATALOG_TYPES:
-            raise ValueError(
+            raise InvalidInputError(
                 f"connection {self.iceberg_conn_id!r}: unknown catalog_type {ctype!r}, "
                 f"use one of {', '.join(_CATALOG_TYPES)}"
             )
@@ -94,7 +94,7 @@ class IcebergHook(BaseHook):
         from pyiceberg.exceptions import NoSuchTableError
 
         if identifier.count(".") < 1:
-            raise ValueError(f"table identifier must be 'namespace.table', got {identifier!r}")
+            raise InvalidInputError(f"table identifier must be 'namespace.table', got {identifier!r}")
         try:
             return self.catalog.load_table(identifier)
         except NoSuchTableError as exc:
@@ -140,10 +140,10 @@ class IcebergHook(BaseHook):
         conn = self.connection
         extra = conn.extra_dejson
         if str(extra.get("catalog_type", "sql")).lower() != "sql":
-            raise ValueError("flink_catalog_ddl supports the sql (JDBC) catalog type only")
+            raise InvalidInputError("flink_catalog_ddl supports the sql (JDBC) catalog type only")
         name = name or str(extra.get("catalog_name", "lake"))
         if not name.isidentifier():
-            raise ValueError(f"catalog name must be a plain identifier, got {name!r}")
+            raise InvalidInputError(f"catalog name must be a plain identifier, got {name!r}")
 
         def lit(value: object) -> str:
             return "'" + str(value).replace("'", "''") + "'"

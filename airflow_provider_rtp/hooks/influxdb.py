@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.monitoring.influx import (
     InfluxSettings,
     Shard,
@@ -60,7 +61,9 @@ class ShardedInfluxDBHook(BaseHook):
         if spec:
             return parse_shards(spec)
         if not conn.host:
-            raise ValueError(f"connection {self.influxdb_conn_id!r} has neither a 'shards' extra nor a host")
+            raise InvalidInputError(
+                f"connection {self.influxdb_conn_id!r} has neither a 'shards' extra nor a host"
+            )
         url = conn.host if "://" in conn.host else f"http://{conn.host}"
         if conn.port:
             url = f"{url.rstrip('/')}:{conn.port}"
@@ -71,10 +74,10 @@ class ShardedInfluxDBHook(BaseHook):
         extra = conn.extra_dejson
         auth_type = str(extra.get("auth_type") or "basic").lower()
         if auth_type not in ("basic", "token"):
-            raise ValueError(f"connection {self.influxdb_conn_id!r}: auth_type must be basic or token")
+            raise InvalidInputError(f"connection {self.influxdb_conn_id!r}: auth_type must be basic or token")
         token = conn.password if auth_type == "token" else None
         if auth_type == "token" and not token:
-            raise ValueError(
+            raise InvalidInputError(
                 f"connection {self.influxdb_conn_id!r}: auth_type token needs the password field"
             )
         return InfluxSettings(

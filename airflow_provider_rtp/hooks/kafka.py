@@ -15,6 +15,7 @@ from typing import Any
 from airflow.providers.apache.kafka.hooks.base import KafkaBaseHook
 from airflow.sdk.log import mask_secret
 
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.kafka import GroupLag, KafkaLagReader, PartitionLag
 
 __all__ = ["KafkaClientConfig", "KafkaHook", "kafka_client_config", "redacted_config"]
@@ -102,7 +103,7 @@ class KafkaHook(KafkaBaseHook):
         try:
             config = super()._build_config()
         except ValueError as exc:
-            raise ValueError(
+            raise InvalidInputError(
                 f"Kafka connection {self.kafka_config_id!r}: {exc} (its extra is the librdkafka config, "
                 'e.g. {"bootstrap.servers": "broker:9092"})'
             ) from None
@@ -138,7 +139,7 @@ class KafkaHook(KafkaBaseHook):
     def _group(self, group: str | None) -> str:
         group = group or self.default_group
         if not group:
-            raise ValueError(
+            raise InvalidInputError(
                 f"no consumer group given and connection {self.kafka_config_id!r} has no 'group.id'"
             )
         return group
@@ -187,7 +188,7 @@ class KafkaHook(KafkaBaseHook):
 def _to_ms(when: datetime | int) -> int:
     if isinstance(when, datetime):
         if when.tzinfo is None or when.utcoffset() is None:
-            raise ValueError(f"naive datetime {when.isoformat()}: give a timezone (e.g. UTC)")
+            raise InvalidInputError(f"naive datetime {when.isoformat()}: give a timezone (e.g. UTC)")
         return int(when.timestamp() * 1000)
     if isinstance(when, bool) or not isinstance(when, int):
         raise TypeError(f"expected an aware datetime or epoch milliseconds, got {type(when).__name__}")

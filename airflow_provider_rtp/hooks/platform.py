@@ -10,7 +10,7 @@ from typing import Any, Unpack
 
 from airflow.sdk import BaseHook, Connection, conf
 
-from airflow_provider_rtp.exceptions import FlinkError
+from airflow_provider_rtp.exceptions import FlinkError, InvalidInputError
 from airflow_provider_rtp.flink import (
     FlinkRestClient,
     HttpSettings,
@@ -78,14 +78,14 @@ class RealtimePlatformHook(BaseHook):
     def rest_url(self) -> str:
         host = self.connection.host or ""
         if not host:
-            raise ValueError(f"connection {self.rtp_conn_id!r} has no host (the JobManager REST URL)")
+            raise InvalidInputError(f"connection {self.rtp_conn_id!r} has no host (the JobManager REST URL)")
         return host if "://" in host else f"http://{host}"
 
     @property
     def sql_gateway_url(self) -> str:
         url = self._extra.get("sql_gateway_url")
         if not url:
-            raise ValueError(f"connection {self.rtp_conn_id!r} has no 'sql_gateway_url' in its extra")
+            raise InvalidInputError(f"connection {self.rtp_conn_id!r} has no 'sql_gateway_url' in its extra")
         return str(url)
 
     @property
@@ -164,7 +164,7 @@ class RealtimePlatformHook(BaseHook):
         session that is always closed; several INSERTs run as one statement set. Returns ``job_id``."""
         inserts = [insert_sql] if isinstance(insert_sql, str) else list(insert_sql)
         if not inserts:
-            raise ValueError("insert_sql is empty: nothing would run as a job")
+            raise InvalidInputError("insert_sql is empty: nothing would run as a job")
         job_sql = inserts[0] if len(inserts) == 1 else statement_set(inserts)
         # Job-only configuration: it applies to the job statement, never to the session.
         job_config = {**(flink_configuration or {}), "pipeline.name": job_name}
@@ -246,6 +246,6 @@ def _auth_header(auth_type: str, login: str | None, password: str | None) -> str
         return f"Basic {token}"
     if auth_type == "bearer":
         if not password:
-            raise ValueError("auth_type 'bearer' needs the token in the connection's password field")
+            raise InvalidInputError("auth_type 'bearer' needs the token in the connection's password field")
         return f"Bearer {password}"
-    raise ValueError(f"unknown auth_type {auth_type!r}: use none, basic or bearer")
+    raise InvalidInputError(f"unknown auth_type {auth_type!r}: use none, basic or bearer")

@@ -32,7 +32,7 @@ from airflow_provider_rtp.completeness.snapshots import (
     SnapshotObservation,
     TableSnapshots,
 )
-from airflow_provider_rtp.exceptions import IcebergError
+from airflow_provider_rtp.exceptions import IcebergError, InvalidInputError
 from airflow_provider_rtp.iceberg.locations import is_metadata_location
 
 __all__ = ["observe_table", "read_snapshot_log", "table_snapshots_from_metadata"]
@@ -167,7 +167,7 @@ def _sql_metadata_location(catalog: Any, identifier: str) -> str:
     from sqlalchemy.orm import Session
 
     if identifier.count(".") < 1:
-        raise ValueError(f"table identifier must be 'namespace.table', got {identifier!r}")
+        raise InvalidInputError(f"table identifier must be 'namespace.table', got {identifier!r}")
     namespace = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
     name = Catalog.table_name_from(identifier)
     stmt = select(IcebergTables.metadata_location).where(

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.kafka.models import GroupLag, PartitionStatus
 from airflow_provider_rtp.monitoring.influx import ShardedInfluxClient, ShardWriteError
 from airflow_provider_rtp.monitoring.line_protocol import Point
@@ -54,7 +55,7 @@ class LagTarget:
 
     def __post_init__(self) -> None:
         if not self.name or not self.group or not self.topics:
-            raise ValueError(f"lag target needs a name, a group and topics, got {self!r}")
+            raise InvalidInputError(f"lag target needs a name, a group and topics, got {self!r}")
 
 
 class LagSource(Protocol):
@@ -193,10 +194,10 @@ class LagExporter:
         self.store = store
         self.targets = list(targets)
         if not self.targets:
-            raise ValueError("nothing to export: no pipelines or groups configured")
+            raise InvalidInputError("nothing to export: no pipelines or groups configured")
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):
-            raise ValueError(f"pipeline names must be unique, got {names}")
+            raise InvalidInputError(f"pipeline names must be unique, got {names}")
 
     def measure(self, target: LagTarget, now_ms: int) -> tuple[list[Point], str]:
         lag = self.reader.group_lag(target.group, target.topics, now_ms=now_ms)
@@ -253,7 +254,7 @@ def targets_from_pipelines(pipelines: Mapping[str, object], names: Sequence[str]
     """Targets from ``load_pipelines`` output; ``names`` picks some (all when empty)."""
     unknown = set(names) - set(pipelines)
     if unknown:
-        raise ValueError(f"unknown pipelines {sorted(unknown)}; declared: {sorted(pipelines)}")
+        raise InvalidInputError(f"unknown pipelines {sorted(unknown)}; declared: {sorted(pipelines)}")
     out = []
     for name, p in pipelines.items():
         if names and name not in names:

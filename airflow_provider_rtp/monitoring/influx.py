@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from airflow_provider_rtp.exceptions import InfluxError
+from airflow_provider_rtp.exceptions import InfluxError, InvalidInputError
 from airflow_provider_rtp.monitoring.line_protocol import PRECISIONS, Point
 from airflow_provider_rtp.monitoring.ring import HashRing
 
@@ -48,9 +48,9 @@ class Shard:
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"shard {self.name!r}: url must be http(s)://host:port, got {self.url!r}")
+            raise InvalidInputError(f"shard {self.name!r}: url must be http(s)://host:port, got {self.url!r}")
         if parts.username or parts.password:
-            raise ValueError(f"shard {self.name!r}: put credentials in the connection, not in the url")
+            raise InvalidInputError(f"shard {self.name!r}: put credentials in the connection, not in the url")
 
 
 def parse_shards(spec: str | Sequence[Mapping[str, Any]]) -> list[Shard]:
@@ -66,25 +66,27 @@ def parse_shards(spec: str | Sequence[Mapping[str, Any]]) -> list[Shard]:
         for entry in entries:
             name, sep, url = entry.partition("=")
             if not sep or not name or not url:
-                raise ValueError(f"shard entry {entry!r} must be name=url")
+                raise InvalidInputError(f"shard entry {entry!r} must be name=url")
             items.append({"name": name, "url": url})
     else:
         items = list(spec)
     shards = []
     for item in items:
         if not isinstance(item, Mapping) or not item.get("name") or not item.get("url"):
-            raise ValueError(f"each shard needs a name and a url, got {item!r}")
+            raise InvalidInputError(f"each shard needs a name and a url, got {item!r}")
         unknown = set(item) - {"name", "url", "weight"}
         if unknown:
-            raise ValueError(
+            raise InvalidInputError(
                 f"shard {item['name']!r}: unknown keys {sorted(unknown)}; allowed: name, url, weight"
             )
         weight = item.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
-            raise ValueError(f"shard {item['name']!r}: weight must be a positive number, got {weight!r}")
+            raise InvalidInputError(
+                f"shard {item['name']!r}: weight must be a positive number, got {weight!r}"
+            )
         shards.append(Shard(str(item["name"]), str(item["url"]), float(weight)))
     if not shards:
-        raise ValueError("no InfluxDB shards given")
+        raise InvalidInputError("no InfluxDB shards given")
     return shards
 
 
@@ -107,11 +109,11 @@ class InfluxSettings:
 
     def __post_init__(self) -> None:
         if not self.database:
-            raise ValueError("an InfluxDB database name is needed")
+            raise InvalidInputError("an InfluxDB database name is needed")
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+            raise InvalidInputError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.batch_size < 1 or self.retries < 0:
-            raise ValueError("batch_size must be >= 1 and retries >= 0")
+            raise InvalidInputError("batch_size must be >= 1 and retries >= 0")
 
 
 @dataclass(frozen=True)
@@ -145,10 +147,10 @@ class ShardedInfluxClient:
 
     def __init__(self, shards: Sequence[Shard], settings: InfluxSettings) -> None:
         if not shards:
-            raise ValueError("at least one InfluxDB shard is needed")
+            raise InvalidInputError("at least one InfluxDB shard is needed")
         names = [s.name for s in shards]
         if len(set(names)) != len(names):
-            raise ValueError(f"shard names must be unique, got {names}")
+            raise InvalidInputError(f"shard names must be unique, got {names}")
         self.shards = {s.name: s for s in shards}
         self.settings = settings
         self.ring = HashRing({s.name: s.weight for s in shards})
@@ -175,11 +177,11 @@ class ShardedInfluxClient:
         """Write each key's points to its owner, every shard in turn; returns points written per shard.
 
         Point times are in ``precision`` (default: the settings'). Lines are rendered first,
-        so a bad point (a ``ValueError``) writes nothing at all.
+        so a bad point (an ``InvalidInputError``) writes nothing at all.
         """
         precision = precision or self.settings.precision
         if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+            raise InvalidInputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         by_shard: dict[str, tuple[list[str], list[str]]] = {}
         for key, points in points_by_key.items():
             keys, lines = by_shard.setdefault(self.ring.owner(key), ([], []))

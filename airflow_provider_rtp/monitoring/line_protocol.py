@@ -2,7 +2,7 @@
 
 Every name a caller supplies (measurement, tag keys and values, field keys) is
 escaped, never spliced: a hostile name becomes a strange but harmless name.
-What no escaping can carry is refused with a ``ValueError`` naming the part:
+What no escaping can carry is refused with an ``InvalidInputError`` naming the part:
 line breaks (they end a point), and a backslash at the end of a name or right
 before a character that needs escaping (the 1.x parser would read it as the
 start of an escape and shift the rest of the line).
@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from airflow_provider_rtp.exceptions import InvalidInputError
+
 __all__ = ["PRECISIONS", "Point", "quote_identifier", "quote_literal"]
 
 FieldValue = bool | int | float | str
@@ -26,11 +28,11 @@ _NAME_SPECIAL = ", ="  # tag keys, tag values, field keys: comma, space, equals
 
 def _escape(value: str, special: str, what: str) -> str:
     if not value:
-        raise ValueError(f"{what} must not be empty")
+        raise InvalidInputError(f"{what} must not be empty")
     if "\n" in value or "\r" in value:
-        raise ValueError(f"{what} {value!r} contains a line break, which line protocol cannot carry")
+        raise InvalidInputError(f"{what} {value!r} contains a line break, which line protocol cannot carry")
     if value.endswith("\\") or re.search(r"\\[" + re.escape(special) + "]", value):
-        raise ValueError(
+        raise InvalidInputError(
             f"{what} {value!r} has a backslash at its end or before one of {special!r}, "
             "which line protocol cannot carry unambiguously"
         )
@@ -44,11 +46,11 @@ def _field_value(key: str, value: FieldValue) -> str:
         return f"{value}i"
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"field {key!r}: {value} is not a value InfluxDB stores")
+            raise InvalidInputError(f"field {key!r}: {value} is not a value InfluxDB stores")
         return repr(value)
     if isinstance(value, str):
         if "\n" in value or "\r" in value:
-            raise ValueError(f"field {key!r}: string values must not contain line breaks")
+            raise InvalidInputError(f"field {key!r}: string values must not contain line breaks")
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     raise TypeError(f"field {key!r}: unsupported value type {type(value).__name__}")
 
@@ -65,9 +67,11 @@ class Point:
     def to_line(self) -> str:
         fields = {k: v for k, v in self.fields.items() if v is not None}
         if not fields:
-            raise ValueError(f"point of {self.measurement!r} has no field values")
+            raise InvalidInputError(f"point of {self.measurement!r} has no field values")
         if self.measurement.startswith("#"):
-            raise ValueError(f"measurement {self.measurement!r} starts with '#', which marks a comment line")
+            raise InvalidInputError(
+                f"measurement {self.measurement!r} starts with '#', which marks a comment line"
+            )
         parts = [_escape(self.measurement, _MEASUREMENT_SPECIAL, "measurement")]
         for key in sorted(self.tags):  # sorted tags are what the server stores; cheaper to index
             value = self.tags[key]
@@ -93,12 +97,12 @@ class Point:
 def quote_identifier(name: str) -> str:
     """An InfluxQL identifier (measurement, tag or field key) in double quotes."""
     if "\n" in name or "\r" in name:
-        raise ValueError(f"identifier {name!r} contains a line break")
+        raise InvalidInputError(f"identifier {name!r} contains a line break")
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def quote_literal(value: str) -> str:
     """An InfluxQL string literal (tag values in WHERE) in single quotes."""
     if "\n" in value or "\r" in value:
-        raise ValueError(f"literal {value!r} contains a line break")
+        raise InvalidInputError(f"literal {value!r} contains a line break")
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

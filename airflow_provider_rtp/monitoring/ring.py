@@ -18,6 +18,8 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping
 
+from airflow_provider_rtp.exceptions import InvalidInputError
+
 __all__ = ["HashRing"]
 
 _SCALE = float(1 << 64)
@@ -38,13 +40,13 @@ class HashRing:
     def __init__(self, shards: Mapping[str, float] | Iterable[str]) -> None:
         weights = dict(shards) if isinstance(shards, Mapping) else dict.fromkeys(shards, 1.0)
         if not weights:
-            raise ValueError("a hash ring needs at least one shard")
+            raise InvalidInputError("a hash ring needs at least one shard")
         for name, weight in weights.items():
             if not isinstance(name, str) or not name:
-                raise ValueError(f"shard names must be non-empty strings, got {name!r}")
+                raise InvalidInputError(f"shard names must be non-empty strings, got {name!r}")
             bad = isinstance(weight, bool) or not isinstance(weight, int | float)
             if bad or not math.isfinite(weight) or weight <= 0:
-                raise ValueError(f"shard {name!r}: weight must be a positive number, got {weight!r}")
+                raise InvalidInputError(f"shard {name!r}: weight must be a positive number, got {weight!r}")
         self._weights = {name: float(w) for name, w in weights.items()}
         self._order = sorted(self._weights)  # max() keeps the first of equal scores
 
@@ -58,7 +60,7 @@ class HashRing:
     def owner(self, key: str) -> str:
         """The shard that owns ``key``; ties (never seen in practice) go to the smaller name."""
         if not isinstance(key, str) or not key:
-            raise ValueError(f"series keys must be non-empty strings, got {key!r}")
+            raise InvalidInputError(f"series keys must be non-empty strings, got {key!r}")
         return max(self._order, key=lambda shard: self.score(shard, key))
 
     def assign(self, keys: Iterable[str]) -> dict[str, str]:

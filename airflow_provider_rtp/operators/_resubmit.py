@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_rtp.exceptions import FlinkError
+from airflow_provider_rtp.exceptions import FlinkError, InvalidInputError
 from airflow_provider_rtp.flink.job_wait import JobWaitCriteria
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 from airflow_provider_rtp.links.flink import FlinkJobLink
@@ -56,11 +56,11 @@ class FlinkJobDefinitionOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if jar and insert_sql:
-            raise ValueError("give either jar (a JAR job) or insert_sql (a SQL job), not both")
+            raise InvalidInputError("give either jar (a JAR job) or insert_sql (a SQL job), not both")
         if timeout <= 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+            raise InvalidInputError(f"timeout must be > 0 seconds, got {timeout}")
         if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
+            raise InvalidInputError(f"poll_interval must be > 0 seconds, got {poll_interval}")
         self.job_name = job_name
         self.jar = jar
         self.entry_class = entry_class
@@ -84,12 +84,12 @@ class FlinkJobDefinitionOperator(BaseOperator):
 
     def check_job_name(self) -> None:
         if not self.job_name or not self.job_name.strip():
-            raise ValueError("job_name must not be empty: it is the job's identity")
+            raise InvalidInputError("job_name must not be empty: it is the job's identity")
 
     def resubmit(self, restore_from: str | None, parallelism: int | None = None) -> dict[str, Any]:
         """Submit the job from ``restore_from`` and wait until it is RUNNING; returns job id (and jar id)."""
         if not self.has_definition:
-            raise ValueError(
+            raise InvalidInputError(
                 f"to submit {self.job_name!r} again the task needs its definition: jar= (with "
                 "entry_class/args) or insert_sql= (with setup_sql)"
             )

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 
 from airflow.sdk import BaseOperator, conf
 
-from airflow_provider_rtp.exceptions import FlinkError
+from airflow_provider_rtp.exceptions import FlinkError, InvalidInputError
 from airflow_provider_rtp.flink.job_wait import JobWaitCriteria
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 from airflow_provider_rtp.links.flink import FlinkJobLink, persist_job_link
@@ -47,11 +47,11 @@ class _FlinkSubmitOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if if_running not in ("skip", "fail", "upgrade"):
-            raise ValueError(f"if_running must be skip, fail or upgrade, got {if_running!r}")
+            raise InvalidInputError(f"if_running must be skip, fail or upgrade, got {if_running!r}")
         if wait_for not in ("none", "running", "checkpoint"):
-            raise ValueError(f"wait_for must be none, running or checkpoint, got {wait_for!r}")
+            raise InvalidInputError(f"wait_for must be none, running or checkpoint, got {wait_for!r}")
         if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
+            raise InvalidInputError(f"poll_interval must be > 0 seconds, got {poll_interval}")
         self.job_name = job_name
         self.if_running = if_running
         self.wait_for = wait_for
@@ -73,7 +73,7 @@ class _FlinkSubmitOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         if not self.job_name or not self.job_name.strip():
-            raise ValueError("job_name must not be empty: it is the job's identity")
+            raise InvalidInputError("job_name must not be empty: it is the job's identity")
         rest = self.hook.rest
         try:
             store = context.get("task_state_store")
@@ -245,7 +245,7 @@ class FlinkJarJobOperator(_FlinkSubmitOperator):
     ) -> None:
         super().__init__(**kwargs)
         if parallelism is not None and parallelism < 1:
-            raise ValueError(f"parallelism must be >= 1, got {parallelism}")
+            raise InvalidInputError(f"parallelism must be >= 1, got {parallelism}")
         self.jar = jar
         self.entry_class = entry_class
         self.args = list(args)

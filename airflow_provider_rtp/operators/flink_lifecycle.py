@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_rtp.exceptions import FlinkJobNotFound
+from airflow_provider_rtp.exceptions import FlinkJobNotFound, InvalidInputError
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 from airflow_provider_rtp.links.flink import FlinkJobLink, persist_job_link
 
@@ -31,9 +31,9 @@ class _FlinkJobActionOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if timeout <= 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+            raise InvalidInputError(f"timeout must be > 0 seconds, got {timeout}")
         if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
+            raise InvalidInputError(f"poll_interval must be > 0 seconds, got {poll_interval}")
         self.job_name = job_name
         self.timeout = timeout
         self.poll_interval = poll_interval

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
-from airflow_provider_rtp.exceptions import FlinkError, FlinkJobNotFound
+from airflow_provider_rtp.exceptions import FlinkError, FlinkJobNotFound, InvalidInputError
 from airflow_provider_rtp.links.flink import persist_job_link
 from airflow_provider_rtp.operators._resubmit import DEFINITION_FIELDS, FlinkJobDefinitionOperator
 
@@ -54,11 +54,11 @@ class FlinkResumeJobOperator(FlinkJobDefinitionOperator):
     ) -> None:
         super().__init__(**kwargs)
         if if_running not in ("skip", "fail"):
-            raise ValueError(f"if_running must be skip or fail, got {if_running!r}")
+            raise InvalidInputError(f"if_running must be skip or fail, got {if_running!r}")
         if parallelism is not None and parallelism < 1:
-            raise ValueError(f"parallelism must be >= 1, got {parallelism}")
+            raise InvalidInputError(f"parallelism must be >= 1, got {parallelism}")
         if not self.has_definition:
-            raise ValueError("FlinkResumeJobOperator needs the job's definition: jar= or insert_sql=")
+            raise InvalidInputError("FlinkResumeJobOperator needs the job's definition: jar= or insert_sql=")
         self.restore_path = restore_path
         self.parallelism = parallelism
         self.if_running = if_running

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from airflow_provider_rtp.exceptions import FlinkError
+from airflow_provider_rtp.exceptions import FlinkError, InvalidInputError
 from airflow_provider_rtp.flink.diagnosis import Thresholds, diagnose
 from airflow_provider_rtp.flink.job_wait import JobWaitCriteria
 from airflow_provider_rtp.flink.rescale import plan_rescale, requirements_body
@@ -50,7 +50,7 @@ class FlinkRescaleOperator(FlinkJobDefinitionOperator):
     def __init__(self, *, parallelism: int, savepoint_directory: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if parallelism < 1:
-            raise ValueError(f"parallelism must be >= 1, got {parallelism}")
+            raise InvalidInputError(f"parallelism must be >= 1, got {parallelism}")
         self.parallelism = parallelism
         self.savepoint_directory = savepoint_directory
 
@@ -81,7 +81,7 @@ class FlinkRescaleOperator(FlinkJobDefinitionOperator):
                 vertices = rest.job_details(job.job_id)["vertices"]
             elif plan.method == "savepoint":
                 if not self.has_definition:
-                    raise ValueError(
+                    raise InvalidInputError(
                         f"job {self.job_name!r} runs under the {scheduler} scheduler, which rescales only by "
                         "resubmission: give the task the job's definition (jar= or insert_sql=)"
                     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_rtp.exceptions import RtpError
+from airflow_provider_rtp.exceptions import InvalidInputError, RtpError
 from airflow_provider_rtp.hooks.influxdb import ShardedInfluxDBHook
 from airflow_provider_rtp.hooks.kafka import KafkaHook
 from airflow_provider_rtp.monitoring.exporter import LagExporter, LagTarget, targets_from_pipelines
@@ -52,9 +52,9 @@ class KafkaLagExporterOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if not pipelines_file and not targets:
-            raise ValueError("give pipelines_file and/or targets: there is nothing to measure")
+            raise InvalidInputError("give pipelines_file and/or targets: there is nothing to measure")
         if rounds < 1 or interval <= 0:
-            raise ValueError(f"rounds must be >= 1 and interval > 0, got {rounds} and {interval}")
+            raise InvalidInputError(f"rounds must be >= 1 and interval > 0, got {rounds} and {interval}")
         self.pipelines_file = pipelines_file
         # Kept as given: either may be a template rendering to a list.
         self.pipelines = pipelines
@@ -73,10 +73,10 @@ class KafkaLagExporterOperator(BaseOperator):
             out += targets_from_pipelines(load_pipelines(self.pipelines_file), names)
         for spec in self.targets:
             if not isinstance(spec, dict):
-                raise ValueError(f"each target must be a mapping, got {spec!r}")
+                raise InvalidInputError(f"each target must be a mapping, got {spec!r}")
             unknown = set(spec) - {"name", "group", "topics", "heartbeat_topic", "cdc_job"}
             if unknown:
-                raise ValueError(f"target {spec!r}: unknown keys {sorted(unknown)}")
+                raise InvalidInputError(f"target {spec!r}: unknown keys {sorted(unknown)}")
             topics = spec.get("topics") or ()
             out.append(
                 LagTarget(

@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
-from airflow_provider_rtp.exceptions import FlinkError
+from airflow_provider_rtp.exceptions import FlinkError, InvalidInputError
 from airflow_provider_rtp.flink.job_wait import JobVerdict, JobWaitCriteria, Progress, Verdict, evaluate_job
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 from airflow_provider_rtp.links.flink import FlinkJobLink, persist_job_link
@@ -51,7 +51,7 @@ class FlinkJobSensor(BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         if bool(job_name) == bool(job_id):
-            raise ValueError("FlinkJobSensor needs exactly one of job_name and job_id")
+            raise InvalidInputError("FlinkJobSensor needs exactly one of job_name and job_id")
         self.job_name = job_name
         self.job_id = job_id
         self.target_states = [target_states] if isinstance(target_states, str) else list(target_states)

@@ -28,6 +28,7 @@ from airflow_provider_rtp.completeness import (
     Window,
 )
 from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck, run_check
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.hooks.completeness import CheckClients, resolve_pipeline
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def _as_timedelta(value: timedelta | float | int, name: str) -> timedelta:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)
-    raise ValueError(f"{name} must be a timedelta or seconds, got {value!r}")
+    raise InvalidInputError(f"{name} must be a timedelta or seconds, got {value!r}")
 
 
 class IngestionCompleteSensor(BaseSensorOperator):
@@ -151,12 +152,12 @@ class IngestionCompleteSensor(BaseSensorOperator):
         start = self.window_start or context.get("data_interval_start")
         end = self.window_end or context.get("data_interval_end")
         if start is None or end is None:
-            raise ValueError(
+            raise InvalidInputError(
                 "no window: this run has no data interval (e.g. a manual or asset-triggered run); "
                 "pass window_start and window_end"
             )
         if start == end:
-            raise ValueError(
+            raise InvalidInputError(
                 f"this run's data interval is empty ({start}): schedule the DAG with a data-interval "
                 "timetable (CronDataIntervalTimetable, DeltaDataIntervalTimetable) or pass window_start/end"
             )
@@ -266,9 +267,9 @@ def _instant(value: str | datetime, name: str) -> datetime:
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"{name} is not an ISO-8601 time: {value!r}") from None
+            raise InvalidInputError(f"{name} is not an ISO-8601 time: {value!r}") from None
     if not isinstance(value, datetime):
-        raise ValueError(f"{name} must be a datetime or ISO string, got {value!r}")
+        raise InvalidInputError(f"{name} must be a datetime or ISO string, got {value!r}")
     if value.tzinfo is None or value.utcoffset() is None:
         return value  # Window refuses a naive one, naming it
     # A plain UTC datetime, also for Airflow's pendulum instants.

@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_rtp.exceptions import FlinkError
+from airflow_provider_rtp.exceptions import FlinkError, InvalidInputError
 from airflow_provider_rtp.flink.job_wait import JobWaitCriteria, Progress, Verdict, evaluate_job
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 
@@ -44,7 +44,7 @@ class FlinkJobTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         if bool(job_id) == bool(job_name):
-            raise ValueError("FlinkJobTrigger needs exactly one of job_id and job_name")
+            raise InvalidInputError("FlinkJobTrigger needs exactly one of job_id and job_name")
         self.job_id = job_id
         self.job_name = job_name
         self.target_states = [str(s) for s in target_states]

@@ -21,7 +21,7 @@ from airflow_provider_rtp.assets import DecisionStore, partition_key
 from airflow_provider_rtp.completeness import CompletenessError, Verdict, Window
 from airflow_provider_rtp.completeness._time import parse_utc, to_iso
 from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck
-from airflow_provider_rtp.exceptions import RtpError
+from airflow_provider_rtp.exceptions import InvalidInputError, RtpError
 from airflow_provider_rtp.hooks.completeness import CheckClients
 from airflow_provider_rtp.triggers import _shared
 
@@ -138,7 +138,7 @@ class IngestionCompleteEventTrigger(BaseEventTrigger):
         self.asset_name = asset_name
         first = parse_utc(start, "start")
         if first is None or every <= 0:
-            raise ValueError(f"start must be an ISO time and every > 0, got {start!r}, {every!r}")
+            raise InvalidInputError(f"start must be an ISO time and every > 0, got {start!r}, {every!r}")
         CompletenessCheck.from_dict(check)  # bad input fails when the DAG is parsed
 
     def serialize(self) -> tuple[str, dict[str, Any]]:

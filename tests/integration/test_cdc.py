@@ -23,7 +23,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from airflow_provider_rtp.completeness import LagSample
-from airflow_provider_rtp.exceptions import FlinkJobNotFound
+from airflow_provider_rtp.exceptions import FlinkJobNotFound, InvalidInputError
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState
 from airflow_provider_rtp.hooks.cdc import CdcHook
 from tests.stack import flink_rest_url, host, kafka_bootstrap, port, stack_env
@@ -190,9 +190,9 @@ def test_install_heartbeat_is_idempotent_and_beats(cdc: CdcRun) -> None:
 
 
 def test_hostile_names_are_refused_before_reaching_the_database(cdc: CdcRun) -> None:
-    with pytest.raises(ValueError, match="invalid heartbeat table name"):
+    with pytest.raises(InvalidInputError, match="invalid heartbeat table name"):
         cdc.hook.install_heartbeat(cdc.database, "hb`; DROP DATABASE shop; --")
-    with pytest.raises(ValueError, match="invalid database name"):
+    with pytest.raises(InvalidInputError, match="invalid database name"):
         cdc.hook.install_heartbeat("shop.x", "hb")
     assert _sql("SHOW DATABASES LIKE 'shop'")
 

@@ -10,7 +10,7 @@ import pytest
 from airflow_provider_rtp.cdc import HeartbeatSetup, quote_identifier
 from airflow_provider_rtp.completeness import JobObservation, LagSample, metric_watermark
 from airflow_provider_rtp.evaluation.cdc import read_lag_sample
-from airflow_provider_rtp.exceptions import FlinkJobNotFound
+from airflow_provider_rtp.exceptions import FlinkJobNotFound, InvalidInputError
 from airflow_provider_rtp.flink.models import JobState, JobSummary
 
 T0 = datetime(2026, 11, 24, 11, tzinfo=UTC)
@@ -22,21 +22,21 @@ S = timedelta(seconds=1)
     "name", ["a`b", "db.t", "x; DROP TABLE y", "", "a b", "t--", "123", "é", "a" * 65, "x'y", 'x"y']
 )
 def test_hostile_identifiers_are_rejected_by_name(name: str) -> None:
-    with pytest.raises(ValueError, match="invalid heartbeat table name"):
+    with pytest.raises(InvalidInputError, match="invalid heartbeat table name"):
         HeartbeatSetup("shop", table=name)
 
 
 def test_identifiers_are_backquoted() -> None:
     assert quote_identifier("rtp_heartbeat$1") == "`rtp_heartbeat$1`"
-    with pytest.raises(ValueError, match="invalid database name"):
+    with pytest.raises(InvalidInputError, match="invalid database name"):
         HeartbeatSetup("shop`; --")
-    with pytest.raises(ValueError, match="invalid event name"):
+    with pytest.raises(InvalidInputError, match="invalid event name"):
         HeartbeatSetup("shop", event="e v")
 
 
 @pytest.mark.parametrize("interval", [0, -1, 3601])
 def test_interval_bounds(interval: int) -> None:
-    with pytest.raises(ValueError, match="interval_s"):
+    with pytest.raises(InvalidInputError, match="interval_s"):
         HeartbeatSetup("shop", interval_s=interval)
     with pytest.raises(TypeError):
         HeartbeatSetup("shop", interval_s=1.5)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from airflow_provider_rtp.cli.completeness import (
 )
 from airflow_provider_rtp.completeness import InvalidPipelineError, Stage, Verdict, Window, load_pipelines
 from airflow_provider_rtp.evaluation import CheckResult
+from airflow_provider_rtp.exceptions import InvalidInputError
 
 REPO = Path(__file__).resolve().parents[2]
 PIPELINES = str(REPO / "stack" / "pipelines.yaml")
@@ -38,11 +39,11 @@ def test_parse_window_start_duration_and_start_end() -> None:
 
 
 def test_parse_window_refuses_naive_and_garbage() -> None:
-    with pytest.raises(ValueError, match="no time zone"):
+    with pytest.raises(InvalidInputError, match="no time zone"):
         parse_window("2026-11-24T10:00/PT1H")
-    with pytest.raises(ValueError, match="START/DURATION"):
+    with pytest.raises(InvalidInputError, match="START/DURATION"):
         parse_window("2026-11-24T10:00Z")
-    with pytest.raises(ValueError, match="not a duration"):
+    with pytest.raises(InvalidInputError, match="not a duration"):
         parse_window("2026-11-24T10:00Z/PTXH")
 
 
@@ -50,9 +51,9 @@ def test_parse_hour_is_the_hour_starting_there() -> None:
     hour = Window(datetime(2026, 12, 1, 10, tzinfo=UTC), datetime(2026, 12, 1, 11, tzinfo=UTC))
     assert parse_hour("2026-12-01T10Z") == hour
     assert parse_hour("2026-12-01T11:00+01:00") == hour
-    with pytest.raises(ValueError, match="does not start an hour"):
+    with pytest.raises(InvalidInputError, match="does not start an hour"):
         parse_hour("2026-12-01T10:30Z")
-    with pytest.raises(ValueError, match="no time zone"):
+    with pytest.raises(InvalidInputError, match="no time zone"):
         parse_hour("2026-12-01T10")
 
 
@@ -60,7 +61,7 @@ def test_parse_duration_forms() -> None:
     assert parse_duration("PT1H30M") == timedelta(hours=1, minutes=30)
     assert parse_duration("P1D") == timedelta(days=1)
     assert parse_duration("2m") == timedelta(minutes=2)
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInputError):
         parse_duration("PT")
 
 

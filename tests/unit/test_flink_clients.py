@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import pytest
 
-from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkError, FlinkSqlError
+from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkError, FlinkSqlError, InvalidInputError
 from airflow_provider_rtp.flink import (
     CheckpointStats,
     HttpSettings,
@@ -122,7 +122,7 @@ def test_unreachable_url_fails_after_bounded_retries() -> None:
 
 
 def test_rest_url_must_have_a_scheme() -> None:
-    with pytest.raises(ValueError, match="http://"):
+    with pytest.raises(InvalidInputError, match="http://"):
         HttpSettings("jobmanager:8081")
 
 
@@ -130,9 +130,9 @@ def test_auth_header_hides_nothing_but_builds_right() -> None:
     assert _auth_header("none", "u", "p") is None
     assert _auth_header("basic", "u", "p") == "Basic dTpw"
     assert _auth_header("bearer", None, "tok") == "Bearer tok"
-    with pytest.raises(ValueError, match="bearer"):
+    with pytest.raises(InvalidInputError, match="bearer"):
         _auth_header("bearer", None, None)
-    with pytest.raises(ValueError, match="unknown auth_type"):
+    with pytest.raises(InvalidInputError, match="unknown auth_type"):
         _auth_header("kerberos", None, None)
 
 
@@ -144,13 +144,13 @@ def test_statement_set_wraps_inserts() -> None:
     sql = statement_set(["INSERT INTO a SELECT 1;", "INSERT INTO b SELECT 2"])
     assert sql.startswith("EXECUTE STATEMENT SET\nBEGIN\n") and sql.endswith("\nEND")
     assert "INSERT INTO a SELECT 1;\nINSERT INTO b SELECT 2;" in sql
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInputError):
         statement_set([])
 
 
 def test_job_state_parse_names_the_bad_value() -> None:
     assert JobState.parse("running") is JobState.RUNNING
-    with pytest.raises(ValueError, match="'SLEEPING'"):
+    with pytest.raises(InvalidInputError, match="'SLEEPING'"):
         JobState.parse("SLEEPING")
 
 

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.flink.diagnosis import Thresholds, VertexLoad, diagnose, vertex_load
 
 
@@ -128,10 +129,10 @@ def test_vertex_load_reads_rest_answers_and_nan() -> None:
     [{"busy_high": 1.2}, {"idle_low": 0.0}, {"idle_low": 0.7}, {"target_busy": 0.9}],
 )
 def test_thresholds_must_be_ordered_ratios(kwargs: dict) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInputError):
         Thresholds(**kwargs)
 
 
 def test_a_job_without_vertices_is_an_error() -> None:
-    with pytest.raises(ValueError, match="no vertices"):
+    with pytest.raises(InvalidInputError, match="no vertices"):
         diagnose("j", "job", [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_rtp.exceptions import FlinkError
+from airflow_provider_rtp.exceptions import FlinkError, InvalidInputError
 from airflow_provider_rtp.flink import JobState
 from airflow_provider_rtp.flink.job_wait import (
     JobFailure,
@@ -131,7 +131,7 @@ def test_root_cause_line() -> None:
     ],
 )
 def test_bad_criteria_are_rejected(states: list[str], checkpoint: bool, error: str) -> None:
-    with pytest.raises(ValueError, match=error):
+    with pytest.raises(InvalidInputError, match=error):
         JobWaitCriteria.of(states, checkpoint)
 
 
@@ -158,7 +158,7 @@ def test_trigger_serialization_round_trips() -> None:
 
 
 def test_trigger_rejects_bad_states_before_deferring() -> None:
-    with pytest.raises(ValueError, match="unknown Flink job state"):
+    with pytest.raises(InvalidInputError, match="unknown Flink job state"):
         FlinkJobTrigger(job_id="a" * 32, target_states=["NOPE"])
 
 
@@ -175,9 +175,9 @@ def test_event_result() -> None:
 def test_sensor_needs_one_job_reference_and_templates_it() -> None:
     from airflow_provider_rtp.sensors.flink import FlinkJobSensor
 
-    with pytest.raises(ValueError, match="exactly one of job_name and job_id"):
+    with pytest.raises(InvalidInputError, match="exactly one of job_name and job_id"):
         FlinkJobSensor(task_id="s")
-    with pytest.raises(ValueError, match="exactly one of job_name and job_id"):
+    with pytest.raises(InvalidInputError, match="exactly one of job_name and job_id"):
         FlinkJobSensor(task_id="s", job_name="a", job_id="b")
     sensor = FlinkJobSensor(task_id="s", job_name="{{ params.job }}", target_states="RUNNING")
     assert sensor.target_states == ["RUNNING"] and sensor.deferrable is False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.flink import JobState
 from airflow_provider_rtp.flink.job_wait import (
     JobObservation,
@@ -45,7 +46,7 @@ def test_nothing_to_do_when_already_there() -> None:
 
 @pytest.mark.parametrize("parallelism", [0, -1])
 def test_parallelism_must_be_positive(parallelism: int) -> None:
-    with pytest.raises(ValueError, match="parallelism must be >= 1"):
+    with pytest.raises(InvalidInputError, match="parallelism must be >= 1"):
         plan_rescale("default", VERTICES, parallelism)
 
 
@@ -60,7 +61,7 @@ def test_requirements_body_sets_upper_bound_and_keeps_lower_below() -> None:
         "commit": {"parallelism": {"lowerBound": 1, "upperBound": 1}},
     }
     assert requirements_body({"src": 4}, current)["src"]["parallelism"] == {"lowerBound": 2, "upperBound": 4}
-    with pytest.raises(ValueError, match="not in the job's resource requirements"):
+    with pytest.raises(InvalidInputError, match="not in the job's resource requirements"):
         requirements_body({"other": 2}, current)
 
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import pytest
 
-from airflow_provider_rtp.exceptions import InfluxError
+from airflow_provider_rtp.exceptions import InfluxError, InvalidInputError
 from airflow_provider_rtp.monitoring.influx import (
     InfluxSettings,
     Shard,
@@ -48,12 +48,12 @@ def test_parse_shards_text_and_json() -> None:
     ],
 )
 def test_parse_shards_refuses_bad_input(spec: object, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         parse_shards(spec)  # type: ignore[arg-type]
 
 
 def test_duplicate_shard_names_are_refused() -> None:
-    with pytest.raises(ValueError, match="unique"):
+    with pytest.raises(InvalidInputError, match="unique"):
         ShardedInfluxClient([Shard("a", "http://h1"), Shard("a", "http://h2")], InfluxSettings("db"))
 
 
@@ -124,7 +124,7 @@ def test_writes_are_batched(stub: str) -> None:
 
 
 def test_a_bad_point_writes_nothing(stub: str) -> None:
-    with pytest.raises(ValueError, match="line break"):
+    with pytest.raises(InvalidInputError, match="line break"):
         _client(stub).write_many({"a": [Point("m", {"f": 1})], "b": [Point("m\n", {"f": 1})]})
     assert _Stub.seen == []
 
@@ -135,5 +135,5 @@ def test_precision_per_write(stub: str) -> None:
     assert _Stub.paths[-1].endswith("precision=s")
     client.write("k", [Point("m", {"f": 1}, time=5)])
     assert _Stub.paths[-1].endswith("precision=ms")
-    with pytest.raises(ValueError, match="precision"):
+    with pytest.raises(InvalidInputError, match="precision"):
         client.write("k", [Point("m", {"f": 1})], precision="h")

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.hooks.influxdb import ShardedInfluxDBHook
 from airflow_provider_rtp.monitoring.influx import Shard
 
@@ -24,7 +25,7 @@ def test_shards_from_the_extra_text_and_json(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_host_and_port_are_the_one_shard_without_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _hook(monkeypatch, host="influx1", port=8086).shards() == [Shard("influx1", "http://influx1:8086")]
-    with pytest.raises(ValueError, match="neither a 'shards' extra nor a host"):
+    with pytest.raises(InvalidInputError, match="neither a 'shards' extra nor a host"):
         _hook(monkeypatch).shards()
 
 
@@ -35,9 +36,9 @@ def test_settings_basic_and_token(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch, schema="metrics", password="tok", extra={"shards": "a=http://h", "auth_type": "token"}
     ).settings()
     assert (token.database, token.username, token.token) == ("metrics", None, "tok")
-    with pytest.raises(ValueError, match="auth_type"):
+    with pytest.raises(InvalidInputError, match="auth_type"):
         _hook(monkeypatch, extra={"auth_type": "kerberos"}).settings()
-    with pytest.raises(ValueError, match="needs the password"):
+    with pytest.raises(InvalidInputError, match="needs the password"):
         _hook(monkeypatch, extra={"auth_type": "token"}).settings()
 
 

@@ -12,7 +12,12 @@ from airflow_provider_rtp.assets import partition_key, table_asset
 from airflow_provider_rtp.completeness import InvalidPolicyError, InvalidWindowError, Pipeline, Policy, Window
 from airflow_provider_rtp.evaluation import CompletenessCheck, is_transient
 from airflow_provider_rtp.evaluation.check import check_window
-from airflow_provider_rtp.exceptions import FlinkConnectionError, FlinkJobNotFound, KafkaError
+from airflow_provider_rtp.exceptions import (
+    FlinkConnectionError,
+    FlinkJobNotFound,
+    InvalidInputError,
+    KafkaError,
+)
 from airflow_provider_rtp.sensors.ingestion import IngestionCompleteSensor, resolve_pipeline
 from airflow_provider_rtp.triggers.ingestion import IngestionCompleteEventTrigger, IngestionCompleteTrigger
 
@@ -41,13 +46,13 @@ def test_sensor_emits_the_table_asset_and_accepts_seconds() -> None:
 
 
 def test_pipeline_resolution_names_what_is_missing(tmp_path) -> None:
-    with pytest.raises(ValueError, match="also give group, ingestion_job"):
+    with pytest.raises(InvalidInputError, match="also give group, ingestion_job"):
         resolve_pipeline("ods.orders", topics=["shop.orders"])
     yaml = tmp_path / "p.yaml"
     yaml.write_text("pipelines:\n  ods.other:\n    topics: [t]\n    group: g\n    ingestion_job: j\n")
-    with pytest.raises(ValueError, match=r"'ods\.orders' is not declared .*ods\.other"):
+    with pytest.raises(InvalidInputError, match=r"'ods\.orders' is not declared .*ods\.other"):
         resolve_pipeline("ods.orders", pipelines_file=str(yaml))
-    with pytest.raises(ValueError, match="declared for table"):
+    with pytest.raises(InvalidInputError, match="declared for table"):
         resolve_pipeline("ods.x", pipeline=PIPELINE)
 
 
@@ -65,7 +70,7 @@ def test_check_round_trips_through_trigger_kwargs() -> None:
 
 def test_event_trigger_refuses_a_bad_start_or_length() -> None:
     check = CompletenessCheck(PIPELINE).to_dict()
-    with pytest.raises(ValueError, match="every > 0"):
+    with pytest.raises(InvalidInputError, match="every > 0"):
         IngestionCompleteEventTrigger(check=check, start="2026-11-24T00:00:00Z", every=0)
 
 
@@ -73,7 +78,7 @@ def test_partition_key_is_the_window_start_in_the_mappers_format() -> None:
     window = Window(datetime(2026, 11, 24, 10, tzinfo=UTC), datetime(2026, 11, 24, 11, tzinfo=UTC))
     assert partition_key(window) == "2026-11-24T10:00:00"
     assert table_asset("ods.orders").uri == "iceberg://lake/ods/orders"
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInputError):
         table_asset("orders")
 
 

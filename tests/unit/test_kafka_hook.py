@@ -10,6 +10,7 @@ from airflow.providers.apache.kafka.hooks.base import KafkaBaseHook
 from airflow.sdk import Connection
 from airflow.sdk._shared.secrets_masker import redact
 
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.hooks.kafka import (
     KafkaClientConfig,
     KafkaHook,
@@ -78,14 +79,14 @@ def test_credentials_are_masked_in_logs(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_missing_bootstrap_names_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     _conn(monkeypatch, "kafka_nobs", {"group.id": "g"})
-    with pytest.raises(ValueError, match=r"Kafka connection 'kafka_nobs': .*bootstrap\.servers"):
+    with pytest.raises(InvalidInputError, match=r"Kafka connection 'kafka_nobs': .*bootstrap\.servers"):
         _ = KafkaHook("kafka_nobs").config
 
 
 def test_string_callbacks_follow_the_providers_allowlist(monkeypatch: pytest.MonkeyPatch) -> None:
     _conn(monkeypatch, "kafka_cb", {"bootstrap.servers": "b:9092", "error_cb": "json.dumps"})
     monkeypatch.delenv("AIRFLOW__APACHE_KAFKA__CALLBACK_ALLOWLIST", raising=False)
-    with pytest.raises(ValueError, match=r"'kafka_cb'.*callback_allowlist"):
+    with pytest.raises(InvalidInputError, match=r"'kafka_cb'.*callback_allowlist"):
         _ = KafkaHook("kafka_cb").config
     monkeypatch.setenv("AIRFLOW__APACHE_KAFKA__CALLBACK_ALLOWLIST", "json.dumps")
     assert KafkaHook("kafka_cb").config["error_cb"] is json.dumps
@@ -93,7 +94,7 @@ def test_string_callbacks_follow_the_providers_allowlist(monkeypatch: pytest.Mon
 
 def test_no_group_anywhere_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     _conn(monkeypatch, "kafka_nog", {"bootstrap.servers": "b:9092"})
-    with pytest.raises(ValueError, match="no consumer group"):
+    with pytest.raises(InvalidInputError, match="no consumer group"):
         KafkaHook("kafka_nog")._group(None)
 
 
@@ -112,7 +113,7 @@ def test_secret_keys_are_redacted() -> None:
 
 
 def test_naive_datetimes_are_refused() -> None:
-    with pytest.raises(ValueError, match="naive datetime"):
+    with pytest.raises(InvalidInputError, match="naive datetime"):
         _to_ms(datetime(2026, 11, 24, 10))
     with pytest.raises(TypeError):
         _to_ms(1.5)  # type: ignore[arg-type]

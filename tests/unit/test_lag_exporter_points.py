@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_rtp.cli.lag_exporter import main
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.kafka.models import GroupLag, PartitionLag, PartitionStatus
 from airflow_provider_rtp.monitoring.exporter import (
     CDC_WATERMARK,
@@ -67,7 +68,7 @@ def test_watermark_and_completeness_points() -> None:
 
 
 def test_lag_target_needs_group_and_topics() -> None:
-    with pytest.raises(ValueError, match="group and topics"):
+    with pytest.raises(InvalidInputError, match="group and topics"):
         LagTarget("x", "g", ())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.monitoring.line_protocol import Point, quote_identifier, quote_literal
 
 
@@ -38,7 +39,7 @@ def test_measurement_escapes_comma_and_space_but_not_equals() -> None:
 
 
 def test_hostile_measurement_cannot_inject_a_second_point() -> None:
-    with pytest.raises(ValueError, match="line break"):
+    with pytest.raises(InvalidInputError, match="line break"):
         Point("m f=1i 1\nother,t=x f=2i", {"f": 1}).to_line()
     assert Point("m f=1i 1", {"f": 1}).to_line() == r"m\ f=1i\ 1 f=1i"
 
@@ -73,7 +74,7 @@ def test_string_field_values_escape_quotes_and_backslashes(value: str, encoded: 
     ],
 )
 def test_what_line_protocol_cannot_carry_is_refused(point: Point, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         point.to_line()
 
 
@@ -94,5 +95,5 @@ def test_influxql_quoting() -> None:
     assert quote_identifier('we"ird\\name') == r'"we\"ird\\name"'
     assert quote_literal("O'Brien\\") == r"'O\'Brien\\'"
     assert quote_literal("x' OR '1'='1") == r"'x\' OR \'1\'=\'1'"
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInputError):
         quote_literal("a\nb")

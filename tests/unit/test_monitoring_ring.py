@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.monitoring.ring import HashRing
 
 KEYS = [f"pipeline-{i}" for i in range(10_000)]
@@ -56,11 +57,11 @@ PINNED = {"ods.orders": "influxdb2", "ods.users": "influxdb1"}
     [[], {"a": 0}, {"a": -1}, {"a": float("nan")}, {"a": True}, {"": 1}, {"a": "2"}],
 )
 def test_bad_membership_is_refused(shards: object) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInputError):
         HashRing(shards)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("key", ["", None, 3])
 def test_bad_keys_are_refused(key: object) -> None:
-    with pytest.raises(ValueError, match="series keys"):
+    with pytest.raises(InvalidInputError, match="series keys"):
         HashRing(["a"]).owner(key)  # type: ignore[arg-type]
