@@ -63,8 +63,15 @@ class IcebergCommitStage:
             not_before = ceil_epoch_ms(job.start_time + policy.clock_skew_margin)
         own = commits.of_job(job.job_id, not_before)
         advice: list[Advice] = []
-        if own.earlier_top is not None:
-            advice.append(_advice.job_id_reused(self.stage, job, len(own.earlier), own.earlier_top))
+        if own.earlier_top is not None and job.start_time is not None:
+            # Commits within the margin after the start may be this run's first ones, stamped by
+            # a clock a little behind: ignored all the same (never early), but only commits
+            # clearly before the start prove that the job id was reused.
+            clearly = commits.of_job(job.job_id, ceil_epoch_ms(job.start_time - policy.clock_skew_margin))
+            if clearly.earlier_top is not None:
+                advice.append(
+                    _advice.job_id_reused(self.stage, job, len(clearly.earlier), clearly.earlier_top)
+                )
         c_star = job.latest_checkpoint_id
         base = StageResult(
             stage=self.stage,

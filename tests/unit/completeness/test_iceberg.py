@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 from airflow_provider_rtp.completeness import (
     FINAL_CHECKPOINT_ID,
     MAX_CONTINUOUS_EMPTY_COMMITS,
@@ -16,6 +19,7 @@ from airflow_provider_rtp.completeness import (
 from tests.unit.completeness.builders import (
     JOB_ID,
     OLD_JOB_ID,
+    POLICY,
     at,
     chain,
     job,
@@ -141,6 +145,29 @@ def test_reused_job_id_commits_before_this_run_started_are_ignored() -> None:
     assert AdviceCode.JOB_ID_REUSED in decision.advice_codes
     later = snap(2, 1, 9001, ts=int(at(10, 50).timestamp() * 1000))
     assert run(job_obs=current, tbl=table(old_run, later)).snapshot_id == 2
+
+
+def test_a_first_commit_within_the_margin_after_the_start_is_ignored_without_blaming_the_job_id() -> None:
+    # This run's first checkpoint committed 3 s after the start (margin 5 s): it may be this run's,
+    # or a previous run's stamped by a clock running ahead. Ignored, but no "job id reused" advice.
+    margin = replace(POLICY, clock_skew_margin=timedelta(seconds=5))
+    first = snap(1, None, 1, ts=int((at(10, 30) + timedelta(seconds=3)).timestamp() * 1000))
+    outcome = IcebergCommitStage(table(first)).evaluate(
+        job(checkpoint=1, start_time=at(10, 30)), upstream_held=True, policy=margin
+    )
+    assert outcome.commit is None
+    assert AdviceCode.JOB_ID_REUSED not in {a.code for a in outcome.advice}
+    second = snap(2, 1, 2, ts=int((at(10, 30) + timedelta(seconds=13)).timestamp() * 1000))
+    later = IcebergCommitStage(table(first, second)).evaluate(
+        job(checkpoint=2, start_time=at(10, 30)), upstream_held=True, policy=margin
+    )
+    assert later.commit is not None and later.commit.snapshot_id == 2
+    # Stamped before the start by more than the margin: a previous run, named.
+    old = snap(1, None, 1, ts=int((at(10, 30) - timedelta(seconds=6)).timestamp() * 1000))
+    reused = IcebergCommitStage(table(old)).evaluate(
+        job(checkpoint=1, start_time=at(10, 30)), upstream_held=True, policy=margin
+    )
+    assert AdviceCode.JOB_ID_REUSED in {a.code for a in reused.advice}
 
 
 def test_upsert_several_snapshots_per_checkpoint_uses_checkpoint_id() -> None:
