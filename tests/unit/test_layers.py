@@ -158,3 +158,13 @@ def test_light_modules_import_no_client_library(module: str) -> None:
 def test_walks_the_whole_package() -> None:
     walked = {m.name for m in pkgutil.walk_packages([str(ROOT)], PACKAGE + ".")}
     assert walked <= set(MODULES)
+
+
+def test_unit_tests_mirror_the_package() -> None:
+    """tests/unit/<folder>/ tests airflow_provider_rtp/<folder>/; only repo-wide checks sit on top."""
+    tests = Path(__file__).parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith("__")}
+    assert folders <= {name for name in RANKS if name}, folders - set(RANKS)
+    top = {p.name for p in tests.glob("test_*.py")}
+    repo_wide = {"test_layers.py", "test_lint.py", "test_provider_info.py", "test_docker_compose.py"}
+    assert top - repo_wide <= {"test_kafka_models.py"}, top - repo_wide

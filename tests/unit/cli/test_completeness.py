@@ -23,7 +23,7 @@ from airflow_provider_rtp.completeness import InvalidPipelineError, Stage, Verdi
 from airflow_provider_rtp.evaluation import CheckResult
 from airflow_provider_rtp.exceptions import InvalidInputError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PIPELINES = str(REPO / "stack" / "pipelines.yaml")
 
 
