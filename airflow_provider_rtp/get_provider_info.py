@@ -68,33 +68,6 @@ _ICEBERG_CONN_FIELDS: dict[str, Any] = {
 }
 
 
-# Connection type "kafka" belongs to apache-airflow-providers-apache-kafka; our KafkaHook reads the
-# same connections. Airflow keeps the first registration of a type and warns about the second, so
-# the form is registered here only when that provider is absent (nothing else to show it then).
-_KAFKA_CONNECTION_TYPE: dict[str, Any] = {
-    "hook-class-name": "airflow_provider_rtp.hooks.kafka.KafkaHook",
-    "hook-name": "Apache Kafka",
-    "connection-type": "kafka",
-    "ui-field-behaviour": {
-        "hidden-fields": ["schema", "login", "password", "port", "host"],
-        "relabeling": {"extra": "Config Dict"},
-        "placeholders": {"extra": '{"bootstrap.servers": "localhost:9092", "group.id": "my-group"}'},
-    },
-}
-
-
-def _official_kafka_provider_installed() -> bool:
-    try:
-        metadata.distribution("apache-airflow-providers-apache-kafka")
-    except metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-def _kafka_connection_types() -> list[dict[str, Any]]:
-    return [] if _official_kafka_provider_installed() else [_KAFKA_CONNECTION_TYPE]
-
-
 _INFLUXDB_CONN_FIELDS: dict[str, Any] = {
     "shards": {
         "label": "Shards",
@@ -280,7 +253,6 @@ def get_provider_info() -> dict[str, Any]:
                 },
                 "conn-fields": _INFLUXDB_CONN_FIELDS,
             },
-            *_kafka_connection_types(),
         ],
         "config": {
             "rtp": {

@@ -168,3 +168,31 @@ def test_unit_tests_mirror_the_package() -> None:
     top = {p.name for p in tests.glob("test_*.py")}
     repo_wide = {"test_layers.py", "test_lint.py", "test_provider_info.py", "test_docker_compose.py"}
     assert top - repo_wide <= {"test_kafka_models.py"}, top - repo_wide
+
+
+def test_every_imported_distribution_is_declared() -> None:
+    """A library the package imports is a dependency it declares (not one that comes along)."""
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT.parent / "pyproject.toml").read_text())["project"]
+    declared = {
+        re.split(r"[\[<>=!~; ]", spec, maxsplit=1)[0].lower().replace("_", "-")
+        for spec in [*project["dependencies"], *project["optional-dependencies"]["clickhouse"]]
+    }
+    owners = packages_distributions()
+    imported = set()
+    for path in MODULES.values():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            imported.update(n.split(".")[0] for n in names)
+    third_party = imported - set(sys.stdlib_module_names) - {PACKAGE}
+    missing = {
+        top: owners.get(top)
+        for top in third_party
+        if not {d.lower().replace("_", "-") for d in owners.get(top, [])} & declared
+    }
+    assert missing == {}

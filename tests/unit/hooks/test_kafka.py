@@ -120,13 +120,7 @@ def test_naive_datetimes_are_refused() -> None:
     assert _to_ms(datetime.fromisoformat("2026-11-24T10:00:00+00:00")) == 1_795_514_400_000
 
 
-def test_kafka_form_is_registered_only_without_the_official_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_provider_rtp import get_provider_info as gpi
+def test_the_kafka_connection_type_is_left_to_the_official_provider() -> None:
+    from airflow_provider_rtp.get_provider_info import get_provider_info
 
-    def types() -> list[str]:
-        return [c["connection-type"] for c in gpi.get_provider_info()["connection-types"]]
-
-    monkeypatch.setattr(gpi, "_official_kafka_provider_installed", lambda: False)
-    assert "kafka" in types()
-    monkeypatch.setattr(gpi, "_official_kafka_provider_installed", lambda: True)
-    assert "kafka" not in types()
+    assert "kafka" not in [c["connection-type"] for c in get_provider_info()["connection-types"]]
