@@ -45,10 +45,13 @@ def observe_job(flink: FlinkRestClient, name: str) -> JobObservation:
 def observe_kafka(
     kafka: KafkaLagReader, pipeline: Pipeline, target: datetime, target_ms: int, now_ms: int
 ) -> KafkaObservation:
-    lag = kafka.group_lag(pipeline.group, pipeline.topics, now_ms=now_ms)
-    for_target = kafka.offsets_for_times(pipeline.topics, target_ms)
+    """G's offsets over every partition of T, and ``offsets_for_times(target)``, in one reading.
+
+    ``now_ms`` is not needed: the core reads no clock-derived lag from Kafka (kept for callers).
+    """
+    reading = kafka.read_group(pipeline.group, pipeline.topics, target_ms=target_ms)
     parts = []
-    for p in lag.partitions:
+    for p in reading.partitions:
         first_offset, first_ts = None, None
         if p.status is PartitionStatus.LAGGING:
             first_offset, first_ts = p.first_unconsumed_offset, _utc_ms(p.first_unconsumed_ms)
@@ -62,7 +65,7 @@ def observe_kafka(
                 log_start=p.log_start,
                 end=p.end,
                 committed=p.committed,
-                offset_for_target=for_target.get((p.topic, p.partition)),
+                offset_for_target=p.offset_for_target,
                 first_unconsumed_offset=first_offset,
                 first_unconsumed_timestamp=first_ts,
             )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["GroupLag", "PartitionLag", "PartitionStatus"]
+__all__ = ["GroupLag", "GroupReading", "PartitionLag", "PartitionReading", "PartitionStatus"]
 
 # Group states (librdkafka's names) in which the group has live members.
 _GROUP_WITH_MEMBERS = frozenset({"STABLE", "PREPARING_REBALANCING", "COMPLETING_REBALANCING"})
@@ -17,6 +17,32 @@ class PartitionStatus(enum.StrEnum):
     LAGGING = "lagging"  # data records wait in [committed, end)
     NO_COMMIT = "no_commit"  # the group committed nothing for this partition: never "lag 0"
     UNKNOWN = "unknown"  # the first unconsumed record could not be read in time
+
+
+class PartitionReading(NamedTuple):
+    """One partition as one reading of a group found it: the facts, nothing derived from a clock.
+
+    A tuple, not a dataclass: a reading holds one per partition (thousands), and it is what
+    both the lag report (:class:`PartitionLag`) and the completeness evaluation are built from.
+    """
+
+    topic: str
+    partition: int
+    log_start: int
+    end: int  # read_committed end offset (the LSO)
+    committed: int | None  # None: the group committed nothing here
+    status: PartitionStatus
+    first_unconsumed_offset: int | None  # LAGGING only: the first data record at or after committed
+    first_unconsumed_ms: int | None  # LAGGING only: its timestamp
+    offset_for_target: int | None  # first offset stamped at or after the asked time; None: none or not asked
+
+
+class GroupReading(NamedTuple):
+    """Every partition of a group's topics, read once: see :meth:`KafkaLagReader.read_group`."""
+
+    group_state: str
+    read_at_ms: int  # wall time once the end offsets were read: "now" for caught-up partitions
+    partitions: tuple[PartitionReading, ...]
 
 
 @dataclass(frozen=True)
