@@ -324,6 +324,7 @@ class GcClock:
 
     def __init__(self) -> None:
         self.total = 0.0
+        self.full = 0  # full collections (generation 2): they walk every object of the process
         self._start = 0.0
         gc.callbacks.append(self._on)
 
@@ -332,21 +333,28 @@ class GcClock:
             self._start = time.perf_counter()
         else:
             self.total += time.perf_counter() - self._start
+            self.full += info["generation"] == 2
 
 
 GC_CLOCK = GcClock()
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, float, float]:
-    """Wall time, this process's CPU time (all threads, librdkafka's included) and gc pauses."""
-    start, cpu, paused = time.perf_counter(), time.process_time(), GC_CLOCK.total
+def timed(fn: Callable[[], Any]) -> tuple[float, float, float, int]:
+    """Wall time, this process's CPU time (all threads, librdkafka's included), gc pauses and
+    full collections."""
+    start, cpu, paused, full = time.perf_counter(), time.process_time(), GC_CLOCK.total, GC_CLOCK.full
     fn()
-    return time.perf_counter() - start, time.process_time() - cpu, GC_CLOCK.total - paused
+    return (
+        time.perf_counter() - start,
+        time.process_time() - cpu,
+        GC_CLOCK.total - paused,
+        GC_CLOCK.full - full,
+    )
 
 
 def measure(size: Size, runs: int) -> dict[str, Any]:
     size.evaluate()  # clients connected, as in a trigger after its first evaluation
-    cases: dict[str, list[tuple[float, float, float]]] = {"new_file": [], "same_file": [], "cold": []}
+    cases: dict[str, list[tuple[float, float, float, int]]] = {"new_file": [], "same_file": [], "cold": []}
     for _ in range(runs):
         size.table.commit()
         cases["new_file"].append(timed(size.evaluate))
@@ -355,11 +363,12 @@ def measure(size: Size, runs: int) -> dict[str, Any]:
         cases["cold"].append(timed(size.evaluate))
     return {
         name: {
-            "median_s": statistics.median(w for w, _, _ in xs),
-            "median_cpu_s": statistics.median(c for _, c, _ in xs),
-            "median_gc_pause_s": statistics.median(g for _, _, g in xs),
-            "median_without_gc_pauses_s": statistics.median(w - g for w, _, g in xs),
-            "all_s": [round(w, 4) for w, _, _ in xs],
+            "median_s": statistics.median(w for w, _, _, _ in xs),
+            "median_cpu_s": statistics.median(c for _, c, _, _ in xs),
+            "median_gc_pause_s": statistics.median(g for _, _, g, _ in xs),
+            "median_without_gc_pauses_s": statistics.median(w - g for w, _, g, _ in xs),
+            "full_gc_collections": sum(f for _, _, _, f in xs),
+            "all_s": [round(w, 4) for w, _, _, _ in xs],
         }
         for name, xs in cases.items()
     }
@@ -673,6 +682,8 @@ def main() -> None:
                 f"({t['same_file']['median_cpu_s']:.3f}) s, cold {t['cold']['median_s']:.3f} "
                 f"({t['cold']['median_cpu_s']:.3f}) s; gc pauses (median) "
                 + ", ".join(f"{case} {t[case]['median_gc_pause_s']:.3f} s" for case in t)
+                + "; full collections "
+                + ", ".join(f"{case} {t[case]['full_gc_collections']}/{args.runs}" for case in t)
             )
         print(f"floor (json.loads of the {meta_mb:.1f} MB metadata file): {floor:.3f} s")
         print("cold phases (median s): " + ", ".join(f"{k} {v:.4f}" for k, v in phase_s.items()))
