@@ -2,6 +2,20 @@
 
 from airflow_provider_rtp.kafka.errors import is_transient_kafka_error
 from airflow_provider_rtp.kafka.lag import KafkaLagReader
-from airflow_provider_rtp.kafka.models import GroupLag, PartitionLag, PartitionStatus
+from airflow_provider_rtp.kafka.models import (
+    GroupLag,
+    GroupReading,
+    PartitionLag,
+    PartitionReading,
+    PartitionStatus,
+)
 
-__all__ = ["GroupLag", "KafkaLagReader", "PartitionLag", "PartitionStatus", "is_transient_kafka_error"]
+__all__ = [
+    "GroupLag",
+    "GroupReading",
+    "KafkaLagReader",
+    "PartitionLag",
+    "PartitionReading",
+    "PartitionStatus",
+    "is_transient_kafka_error",
+]
