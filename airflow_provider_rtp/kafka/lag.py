@@ -41,7 +41,7 @@ from confluent_kafka import (
 from confluent_kafka import KafkaError as CKafkaError
 from confluent_kafka.admin import AdminClient
 
-from airflow_provider_rtp.exceptions import KafkaError
+from airflow_provider_rtp.exceptions import InvalidInputError, KafkaError
 from airflow_provider_rtp.kafka.models import (
     GroupLag,
     GroupReading,
@@ -62,7 +62,7 @@ class KafkaLagReader:
         self, config: Mapping[str, Any], *, request_timeout: float = 15.0, fetch_timeout: float = 10.0
     ) -> None:
         if "bootstrap.servers" not in config:
-            raise ValueError("Kafka config needs 'bootstrap.servers'")
+            raise InvalidInputError("Kafka config needs 'bootstrap.servers'")
         self.config = dict(config)
         self.request_timeout = request_timeout
         self.fetch_timeout = fetch_timeout
@@ -73,7 +73,7 @@ class KafkaLagReader:
     def partitions(self, topics: Sequence[str]) -> list[TopicPartition]:
         """Every partition of ``topics``, sorted, read afresh (a partition added since is listed)."""
         if not topics:
-            raise ValueError("at least one topic is needed")
+            raise InvalidInputError("at least one topic is needed")
         futures = self._admin.describe_topics(
             TopicCollection(list(topics)), request_timeout=self.request_timeout
         )
@@ -122,7 +122,7 @@ class KafkaLagReader:
     ) -> dict[tuple[str, int], int | None]:
         """The first offset whose timestamp is >= ``timestamp_ms``, per partition; None if there is none."""
         if timestamp_ms < 0:
-            raise ValueError(f"timestamp_ms must be an epoch time, not {timestamp_ms}")
+            raise InvalidInputError(f"timestamp_ms must be an epoch time, not {timestamp_ms}")
         raw = self._offsets(self.partitions(topics), timestamp_ms)
         return {k: (v if v >= 0 else None) for k, v in raw.items()}
 
