@@ -428,7 +428,10 @@ def _offsets_in_order(query: Sequence[TopicPartition], got: Sequence[TopicPartit
                 f"{asked.topic}[{asked.partition}] was asked"
             )
         if tp.error is not None:
-            raise KafkaError(f"Kafka list offsets failed for {tp.topic}[{tp.partition}]: {tp.error.str()}")
+            # librdkafka's error is kept as the cause: it tells a restarting broker (wait) from bad input.
+            raise KafkaError(
+                f"Kafka list offsets failed for {tp.topic}[{tp.partition}]: {tp.error.str()}"
+            ) from KafkaException(tp.error)
         out.append(tp.offset)
     return out
 

@@ -88,3 +88,24 @@ def test_offsets_answer_is_taken_in_the_order_asked_and_checked() -> None:
         _offsets_in_order(asked, [_Answer("t", 0, 7)])  # type: ignore[list-item]
     with pytest.raises(KafkaError, match=r"t\[1\]: Broker: Not leader"):
         _offsets_in_order(asked, [_Answer("t", 0, 7), _Answer("t", 1, -1, _Error())])  # type: ignore[list-item]
+
+
+def test_a_partition_error_while_a_broker_restarts_is_transient() -> None:
+    from confluent_kafka import KafkaError as CKafkaError
+    from confluent_kafka import TopicPartition
+
+    from airflow_provider_rtp.exceptions import KafkaError
+    from airflow_provider_rtp.kafka import is_transient_kafka_error
+    from airflow_provider_rtp.kafka.lag import _offsets_in_order
+
+    class Answer:  # what offsets_for_times hands back for one partition
+        topic, partition, offset = "t", 0, -1
+        error = CKafkaError(CKafkaError.UNKNOWN_LEADER_EPOCH)
+
+    failed = Answer()
+    try:
+        _offsets_in_order([TopicPartition("t", 0)], [failed])  # type: ignore[list-item]
+    except KafkaError as exc:
+        assert is_transient_kafka_error(exc)
+    else:
+        raise AssertionError("a partition error must raise")
