@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from airflow_provider_rtp.completeness import Pipeline
 from airflow_provider_rtp.evaluation.gather import observe_kafka
-from airflow_provider_rtp.kafka import GroupReading, PartitionReading, PartitionStatus
-
-NOW = 1_800_000_000_000
-
-
-def _reading(status: PartitionStatus, committed: int | None, **kw: Any) -> PartitionReading:
-    fields: dict[str, Any] = {
-        "topic": "t",
-        "partition": 3,
-        "log_start": 2,
-        "end": 10,
-        "committed": committed,
-        "status": status,
-        "first_unconsumed_offset": None,
-        "first_unconsumed_ms": None,
-        "offset_for_target": None,
-    }
-    return PartitionReading(**(fields | kw))
+from airflow_provider_rtp.kafka import GroupReading, PartitionStatus
+from tests.unit.kafka.builders import NOW
+from tests.unit.kafka.builders import reading as _reading
 
 
 class _Reader:

@@ -10,24 +10,8 @@ from confluent_kafka import TopicPartition
 from airflow_provider_rtp.exceptions import KafkaError
 from airflow_provider_rtp.kafka import PartitionStatus
 from airflow_provider_rtp.kafka.lag import _lag, _lagging, _offsets_in_order, _status
-from airflow_provider_rtp.kafka.models import PartitionReading
-
-NOW = 1_800_000_000_000
-
-
-def _reading(status: PartitionStatus, committed: int | None, **kw: Any) -> PartitionReading:
-    fields: dict[str, Any] = {
-        "topic": "t",
-        "partition": 3,
-        "log_start": 2,
-        "end": 10,
-        "committed": committed,
-        "status": status,
-        "first_unconsumed_offset": None,
-        "first_unconsumed_ms": None,
-        "offset_for_target": None,
-    }
-    return PartitionReading(**(fields | kw))
+from tests.unit.kafka.builders import NOW
+from tests.unit.kafka.builders import reading as _reading
 
 
 def test_status_from_the_first_record_after_the_committed_offset() -> None:
