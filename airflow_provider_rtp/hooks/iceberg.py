@@ -131,33 +131,46 @@ class IcebergHook(BaseHook):
         except (FileNotFoundError, OSError, ValueError) as exc:
             raise IcebergError(f"cannot read Iceberg metadata {location!r}: {exc}") from exc
 
-    def flink_catalog_ddl(self, name: str | None = None) -> str:
-        """``CREATE CATALOG`` for Flink SQL over the same JDBC catalog (``sql`` type only).
+    def flink_catalog_name(self) -> str:
+        """The catalog name Flink uses for this connection (``catalog_name``, default ``lake``)."""
+        name = str(self.connection.extra_dejson.get("catalog_name", "lake"))
+        if not name.isidentifier():
+            raise InvalidInputError(f"catalog name must be a plain identifier, got {name!r}")
+        return name
 
-        The statement carries the password: Airflow masks it in task logs, and it
-        must never be put into XCom or a rendered field.
+    def flink_catalog_properties(self) -> dict[str, str]:
+        """The Iceberg catalog options Flink needs for this connection (``sql`` type only).
+
+        One mapping for every Flink consumer: ``CREATE CATALOG`` (:meth:`flink_catalog_ddl`) and
+        the maintenance job's ``--catalog-property`` arguments. It holds the password: Airflow
+        masks it in task logs; it must never be put into XCom or a rendered field.
         """
         conn = self.connection
         extra = conn.extra_dejson
         if str(extra.get("catalog_type", "sql")).lower() != "sql":
-            raise InvalidInputError("flink_catalog_ddl supports the sql (JDBC) catalog type only")
-        name = name or str(extra.get("catalog_name", "lake"))
-        if not name.isidentifier():
-            raise InvalidInputError(f"catalog name must be a plain identifier, got {name!r}")
-
-        def lit(value: object) -> str:
-            return "'" + str(value).replace("'", "''") + "'"
-
-        props = {
-            "type": "iceberg",
+            raise InvalidInputError(
+                "Flink catalog options are supported for the sql (JDBC) catalog type only"
+            )
+        return {
             "catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
             "uri": f"jdbc:postgresql://{conn.host or 'localhost'}:{conn.port or 5432}/"
             f"{conn.schema or 'iceberg_catalog'}",
             "jdbc.user": conn.login or "",
             "jdbc.password": conn.password or "",
             "jdbc.schema-version": "V1",
-            "warehouse": extra.get("warehouse", ""),
+            "warehouse": str(extra.get("warehouse", "")),
         }
+
+    def flink_catalog_ddl(self, name: str | None = None) -> str:
+        """``CREATE CATALOG`` for Flink SQL over the same catalog (see :meth:`flink_catalog_properties`)."""
+        if name is not None and not name.isidentifier():
+            raise InvalidInputError(f"catalog name must be a plain identifier, got {name!r}")
+        name = name or self.flink_catalog_name()
+
+        def lit(value: object) -> str:
+            return "'" + str(value).replace("'", "''") + "'"
+
+        props = {"type": "iceberg", **self.flink_catalog_properties()}
         body = ", ".join(f"{lit(k)} = {lit(v)}" for k, v in props.items())
         return f"CREATE CATALOG {name} WITH ({body})"
 

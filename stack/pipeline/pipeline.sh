@@ -5,14 +5,17 @@
 #     └─ binlog ─► shop-cdc (JAR job, stack/jobs/cdc) ─► Kafka shop.orders (4 partitions, key id)
 #                                                     └► Kafka shop.rtp_heartbeat (1 partition)
 #   Kafka shop.orders ─► ods-orders-ingest (SQL job, ods-orders.sql, group rtp-ods-orders)
-#                     ─► Iceberg lake.ods.orders (JDBC catalog in PostgreSQL)
+#                     │  ─► Iceberg lake.ods.orders, changelog mode (JDBC catalog in PostgreSQL)
+#                     └► ods-orders-mirror-ingest (SQL job, ods-orders-mirror.sql,
+#                        group rtp-ods-orders-mirror) ─► Iceberg lake.ods.orders_mirror, upsert mode
 #
 #   pipeline_up       schema, topics, job jars; submit each job that is not live; wait
-#                     until both run and have completed a checkpoint
-#   pipeline_down     cancel both jobs (their newest checkpoint is retained)
+#                     until all run and have completed a checkpoint
+#   pipeline_down     cancel the jobs (their newest checkpoint is retained)
 #   pipeline_status   one line per job
 #   pipeline_jars     build the job jars, print their paths
-#   generator_start [RATE] / generator_stop   changes into shop.orders
+#   generator_start [RATE [OPTION...]] / generator_stop   changes into shop.orders
+#                     (options: stack/pipeline/generator.py --help, e.g. --hot-rows 20)
 #
 # A resubmitted job resumes from its newest retained checkpoint (after `pipeline
 # down`, or after the stack was stopped under it). Starting fresh instead would
@@ -27,7 +30,11 @@ PL_GATEWAY_URL="http://$RTP_HOST:$FLINK_SQL_GATEWAY_PORT"
 PL_KAFKA="$RTP_HOST:$KAFKA_PORT"
 
 PL_CDC_JOB=shop-cdc
-PL_INGEST_JOB=ods-orders-ingest
+# The SQL ingestion jobs: "JOB_NAME STATEMENT_FILE (in $PL_DIR) TABLE" each.
+PL_INGEST_JOBS=(
+  "ods-orders-ingest ods-orders.sql ods.orders"
+  "ods-orders-mirror-ingest ods-orders-mirror.sql ods.orders_mirror"
+)
 PL_CDC_MAIN=rtp.jobs.cdc.ShopCdcJob
 PL_SMOKE_MAIN=rtp.jobs.smoke.SmokeJob
 PL_TOPICS=("shop.orders:4" "shop.rtp_heartbeat:1")
@@ -219,7 +226,7 @@ _pl_topics() {
   done
 }
 
-# ---------------------------------------------------------------- the two jobs
+# ---------------------------------------------------------------- the jobs
 
 _pl_require_stack() {
   local var
@@ -315,57 +322,75 @@ _pl_gateway_run() {
   _pl_json 'd.get("jobID")' <<<"$result"
 }
 
-# Sets PL_JOB_ID.
+# _pl_submit_ingest NAME STATEMENT_FILE: runs the file's statements as job NAME, resuming
+# from NAME's newest retained checkpoint. Sets PL_JOB_ID.
 _pl_submit_ingest() {
-  local resume session statement jid="" out rc=0
-  resume="$(_pl_resume_path "$PL_INGEST_JOB")"
-  PL_RESUMED[$PL_INGEST_JOB]="$resume"
+  local name="$1" file="$PL_DIR/$2" resume session statement jid="" out rc=0
+  resume="$(_pl_resume_path "$name")"
+  PL_RESUMED[$name]="$resume"
   mkdir -p "$DATA_DIR/warehouse"
   session="$(_pl_http POST "$PL_GATEWAY_URL/v1/sessions" \
     "$(python3 -c 'import json, sys
 props = {"execution.savepoint.path": sys.argv[1]} if sys.argv[1] else {}
 print(json.dumps({"sessionName": "rtp-pipeline", "properties": props}))' "$resume")" \
     | _pl_json 'd["sessionHandle"]')"
-  log "submitting $PL_INGEST_JOB${resume:+ (resuming from $resume)}"
+  log "submitting $name${resume:+ (resuming from $resume)}"
   while IFS= read -r -d '' statement; do
     out="$(_pl_gateway_run "$session" "$statement")" || { rc=1; break; }
     [ -n "$out" ] && jid="$out"
-  done < <(_pl_sql_statements "$PL_DIR/ods-orders.sql" \
-    "CHECKPOINT_DIR=file://$PL_STATE/checkpoints/$PL_INGEST_JOB" \
+  done < <(_pl_sql_statements "$file" \
+    "CHECKPOINT_DIR=file://$PL_STATE/checkpoints/$name" \
     "CATALOG_URI=jdbc:postgresql://$RTP_HOST:$POSTGRES_PORT/$POSTGRES_CATALOG_DB" \
     "CATALOG_USER=$POSTGRES_USER" "CATALOG_PASSWORD=$POSTGRES_PASSWORD" \
     "WAREHOUSE=file://$DATA_DIR/warehouse" "KAFKA_BOOTSTRAP=$PL_KAFKA")
   curl -sS -X DELETE "$PL_GATEWAY_URL/v1/sessions/$session" >/dev/null 2>&1 || true
-  [ "$rc" = 0 ] || die "submitting $PL_INGEST_JOB failed"
-  [ -n "$jid" ] || die "submitting $PL_INGEST_JOB returned no job id"
+  [ "$rc" = 0 ] || die "submitting $name failed"
+  [ -n "$jid" ] || die "submitting $name returned no job id"
   PL_JOB_ID="$jid"
 }
 
-# _pl_ensure_job NAME SUBMIT_FUNCTION: sets PL_JOB_ID to NAME's live job, submitting
-# one if there is none.
+# _pl_ensure_job NAME SUBMIT_COMMAND...: sets PL_JOB_ID to NAME's live job, running
+# SUBMIT_COMMAND (which sets PL_JOB_ID) if there is none.
 _pl_ensure_job() {
-  local name="$1" submit="$2" live
+  local name="$1" live
+  shift
   live="$(_pl_live_job "$name")"
   if [ -n "$live" ]; then
     log "$name is already ${live#* } (${live%% *}): not submitted again"
     PL_JOB_ID="${live%% *}"
     return 0
   fi
-  "$submit"
+  "$@"
+}
+
+# The ingestion jobs' names, one a line.
+_pl_ingest_names() {
+  local spec
+  for spec in "${PL_INGEST_JOBS[@]}"; do echo "${spec%% *}"; done
+}
+
+# _pl_ingest_table NAME: the lake table ingestion job NAME writes (nothing for other jobs).
+_pl_ingest_table() {
+  local spec name file table
+  for spec in "${PL_INGEST_JOBS[@]}"; do
+    read -r name file table <<<"$spec"
+    [ "$name" = "$1" ] && { echo "$table"; return 0; }
+  done
+  return 0
 }
 
 # ---------------------------------------------------------------- Iceberg
 
-# Snapshot count and the current snapshot's committed checkpoint of lake.ods.orders,
-# read from the catalog row and the table's metadata file.
+# _pl_iceberg_summary NAMESPACE.TABLE: snapshot count and the current snapshot's
+# committed checkpoint of the lake table, read from the catalog row and its metadata file.
 _pl_iceberg_summary() {
-  local location
+  local table="$1" location
   command -v psql >/dev/null 2>&1 || { echo "snapshots unknown (psql missing)"; return 0; }
   location="$(PGPASSWORD="$POSTGRES_PASSWORD" PGCONNECT_TIMEOUT=5 psql -XAtq -h "$RTP_HOST" -p "$POSTGRES_PORT" \
     -U "$POSTGRES_USER" -d "$POSTGRES_CATALOG_DB" -c "SELECT metadata_location FROM iceberg_tables
-      WHERE catalog_name = 'lake' AND table_namespace = 'ods' AND table_name = 'orders'" 2>/dev/null || true)"
-  [ -n "$location" ] || { echo "lake.ods.orders not created yet"; return 0; }
-  python3 - "$location" <<'PY'
+      WHERE catalog_name = 'lake' AND table_namespace = '${table%%.*}' AND table_name = '${table#*.}'" 2>/dev/null || true)"
+  [ -n "$location" ] || { echo "lake.$table not created yet"; return 0; }
+  python3 - "$location" "$table" <<'PY'
 import gzip
 import json
 import sys
@@ -377,31 +402,36 @@ with (gzip.open if ".gz." in path else open)(path, "rt") as f:
 snapshots = meta.get("snapshots", [])
 current = next((s for s in snapshots if s["snapshot-id"] == meta.get("current-snapshot-id")), None)
 checkpoint = (current or {}).get("summary", {}).get("flink.max-committed-checkpoint-id", "-")
-print(f"lake.ods.orders {len(snapshots)} snapshots, current covers checkpoint {checkpoint}")
+print(f"lake.{sys.argv[2]} {len(snapshots)} snapshots, current covers checkpoint {checkpoint}")
 PY
 }
 
 # ---------------------------------------------------------------- entry points
 
 pipeline_up() {
-  local cdc ingest
+  local spec name file table
+  local -A ids=()
   _pl_require_stack
   _pl_schema
   _pl_topics
   pipeline_jars >/dev/null
   _pl_ensure_job "$PL_CDC_JOB" _pl_submit_cdc
-  cdc="$PL_JOB_ID"
-  _pl_ensure_job "$PL_INGEST_JOB" _pl_submit_ingest
-  ingest="$PL_JOB_ID"
-  _pl_wait_ready "$PL_CDC_JOB" "$cdc"
-  _pl_wait_ready "$PL_INGEST_JOB" "$ingest"
+  ids[$PL_CDC_JOB]="$PL_JOB_ID"
+  for spec in "${PL_INGEST_JOBS[@]}"; do
+    read -r name file table <<<"$spec"
+    _pl_ensure_job "$name" _pl_submit_ingest "$name" "$file"
+    ids[$name]="$PL_JOB_ID"
+  done
+  for name in "$PL_CDC_JOB" $(_pl_ingest_names); do
+    _pl_wait_ready "$name" "${ids[$name]}"
+  done
   log "pipeline is up"
 }
 
 pipeline_down() {
   local name jid state i
   port_in_use "$FLINK_REST_PORT" || { log "Flink is not running: no pipeline job to cancel"; return 0; }
-  for name in "$PL_INGEST_JOB" "$PL_CDC_JOB"; do
+  for name in $(_pl_ingest_names) "$PL_CDC_JOB"; do
     while read -r jid state; do
       [ -n "$jid" ] || continue
       log "cancelling $name ($jid, $state)"
@@ -415,12 +445,12 @@ pipeline_down() {
 }
 
 pipeline_status() {
-  local name jid state completed latest age detail rc=0
+  local name jid state completed latest age detail table rc=0
   if ! port_in_use "$FLINK_REST_PORT"; then
     status_line pipeline down "Flink REST $PL_FLINK_URL not answering"
     return 1
   fi
-  for name in "$PL_CDC_JOB" "$PL_INGEST_JOB"; do
+  for name in "$PL_CDC_JOB" $(_pl_ingest_names); do
     read -r jid state < <(_pl_jobs "$name"; echo)
     if [ -z "$jid" ]; then
       status_line "$name" absent "never submitted (stack/rtp-stack pipeline up)"
@@ -430,7 +460,8 @@ pipeline_status() {
     read -r completed latest age < <(_pl_checkpoints "$jid")
     detail="job $jid, checkpoint $latest"
     [ "$latest" = - ] || detail="$detail (${age}s ago)"
-    [ "$name" = "$PL_INGEST_JOB" ] && detail="$detail; $(_pl_iceberg_summary)"
+    table="$(_pl_ingest_table "$name")"
+    [ -n "$table" ] && detail="$detail; $(_pl_iceberg_summary "$table")"
     status_line "$name" "$state" "$detail"
     [ "$state" = RUNNING ] || rc=1
   done
@@ -440,8 +471,10 @@ pipeline_status() {
   return $rc
 }
 
+# generator_start [RATE [OPTION...]]: OPTIONs go to generator.py (e.g. --hot-rows 20).
 generator_start() {
-  local rate="${1:-5}"
+  local rate=5
+  if [ $# -gt 0 ] && [[ "$1" != -* ]]; then rate="$1"; shift; fi
   [[ "$rate" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "generator rate must be changes per second, got '$rate'"
   port_in_use "$MARIADB_PORT" || die "MariaDB is not running (stack/rtp-stack up mariadb)"
   _pl_schema
@@ -451,10 +484,10 @@ generator_start() {
   fi
   start_bg generator "$LOG_DIR/generator.log" env MYSQL_PWD="$MARIADB_ROOT_PASSWORD" \
     "${RTP_PYTHON:-python3}" "$PL_DIR/generator.py" --rate "$rate" \
-    --host "$RTP_HOST" --port "$MARIADB_PORT" --user root --database shop
+    --host "$RTP_HOST" --port "$MARIADB_PORT" --user root --database shop "$@"
   sleep 1
   is_running generator || { tail -20 "$LOG_DIR/generator.log" >&2; die "the generator exited (log: $LOG_DIR/generator.log)"; }
-  log "generator: $rate changes/s into shop.orders (log: $LOG_DIR/generator.log)"
+  log "generator: $rate changes/s into shop.orders${*:+ ($*)} (log: $LOG_DIR/generator.log)"
 }
 
 generator_stop() {
