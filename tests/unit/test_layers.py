@@ -46,7 +46,10 @@ RANKS = {
 }
 SYSTEMS = {name for name, rank in RANKS.items() if rank == 2}
 # One system package may read another's plain models where its job is to translate them.
-SYSTEM_PEERS = {("monitoring", "kafka")}  # the lag exporter turns Kafka lag into InfluxDB points
+SYSTEM_PEERS = {
+    ("monitoring", "kafka"),  # the lag exporter turns Kafka lag into InfluxDB points
+    ("monitoring", "iceberg"),  # a table's health report becomes InfluxDB points
+}
 
 
 def _module_name(path: Path) -> str:
