@@ -36,7 +36,7 @@ class _Store:
 def _store() -> tuple[DecisionStore, _Store]:
     store = DecisionStore("lake.ods.t")
     backing = _Store()
-    store._accessor = backing
+    store._accessor = backing  # type: ignore[assignment]
     return store, backing
 
 
