@@ -30,6 +30,7 @@ from airflow_provider_rtp.completeness import (
 from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck, run_check
 from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.hooks.completeness import CheckClients, resolve_pipeline
+from airflow_provider_rtp.iceberg.tags import tag_name, tag_snapshot
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -61,6 +62,11 @@ class IngestionCompleteSensor(BaseSensorOperator):
     :param future_window_limit: a window ending later than now plus this is refused as a mistake.
     :param catalog_name: names the table's asset (``<catalog>.<namespace>.<table>``).
     :param deferrable: wait in the triggerer; default ``[operators] default_deferrable``.
+    :param tag_pattern: tag the covering snapshot on success, named by this pattern formatted with
+        the window's ``start`` and ``end`` (e.g. ``complete-{start:%Y-%m-%dT%H}``); ``None``: no tag.
+        Idempotent; a tag of that name on another snapshot fails the task (see iceberg/tags.py).
+    :param tag_max_age: the tag's ``max-ref-age``: snapshot expiry removes it once its snapshot is
+        older; ``None`` keeps it until removed.
     """
 
     template_fields: Sequence[str] = (
@@ -73,6 +79,7 @@ class IngestionCompleteSensor(BaseSensorOperator):
         "ingestion_job",
         "cdc_job",
         "heartbeat_topic",
+        "tag_pattern",
     )
     ui_color = "#c8e6c9"
 
@@ -99,6 +106,8 @@ class IngestionCompleteSensor(BaseSensorOperator):
         iceberg_conn_id: str = "iceberg_default",
         catalog_name: str = "lake",
         deferrable: bool | None = None,
+        tag_pattern: str | None = None,
+        tag_max_age: timedelta | float | None = None,
         **kwargs: Any,
     ) -> None:
         self.asset = table_asset(table, catalog_name) if "{{" not in table else None
@@ -130,6 +139,11 @@ class IngestionCompleteSensor(BaseSensorOperator):
         if deferrable is None:
             deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
         self.deferrable = deferrable
+        self.tag_pattern = tag_pattern
+        self.tag_max_age = None if tag_max_age is None else _as_timedelta(tag_max_age, "tag_max_age")
+        if tag_pattern is not None and "{{" not in tag_pattern:
+            sample = datetime(2026, 1, 1, tzinfo=UTC)
+            tag_name(tag_pattern, sample, sample + timedelta(hours=1))  # a bad pattern fails at parse time
         self._clients: CheckClients | None = None
 
     # -- what is asked --------------------------------------------------
@@ -228,6 +242,25 @@ class IngestionCompleteSensor(BaseSensorOperator):
         return xcom
 
     def _announce(self, context: Context, window: Window, xcom: dict[str, Any]) -> None:
+        if self.tag_pattern is not None:  # both success paths pass here, on the worker
+            from airflow_provider_rtp.hooks.iceberg import IcebergHook
+
+            name = tag_name(self.tag_pattern, window.start, window.end)
+            tagged = tag_snapshot(
+                IcebergHook(self.iceberg_conn_id).catalog,
+                self.table,
+                int(xcom["snapshot_id"]),
+                name,
+                max_age=self.tag_max_age,
+            )
+            xcom["tag"] = tagged.name
+            self.log.info(
+                "%s: tag %s on snapshot %s (%s)",
+                self.table,
+                name,
+                tagged.snapshot_id,
+                "created" if tagged.created else "already there",
+            )
         asset = table_asset(self.table, self.catalog_name)
         if asset.name not in {getattr(o, "name", None) for o in self.outlets}:
             # A templated table is known only now, too late to declare it as an outlet.

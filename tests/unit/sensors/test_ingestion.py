@@ -45,6 +45,22 @@ def test_sensor_emits_the_table_asset_and_accepts_seconds() -> None:
     assert "window_start" in sensor.template_fields and "table" in sensor.template_fields
 
 
+def test_tag_pattern_is_checked_when_the_dag_is_parsed() -> None:
+    with pytest.raises(InvalidInputError, match="tag pattern"):
+        IngestionCompleteSensor(task_id="t", table="ods.orders", pipeline=PIPELINE, tag_pattern="{window}")
+    with pytest.raises(InvalidInputError, match="tag_max_age"):
+        IngestionCompleteSensor(task_id="t", table="ods.orders", pipeline=PIPELINE, tag_max_age="1d")  # type: ignore[arg-type]
+    sensor = IngestionCompleteSensor(
+        task_id="t",
+        table="ods.orders",
+        pipeline=PIPELINE,
+        tag_pattern="complete-{start:%Y%m%d%H}",
+        tag_max_age=3600,
+    )
+    assert sensor.tag_max_age == timedelta(hours=1)
+    assert "tag_pattern" in sensor.template_fields
+
+
 def test_pipeline_resolution_names_what_is_missing(tmp_path) -> None:
     with pytest.raises(InvalidInputError, match="also give group, ingestion_job"):
         resolve_pipeline("ods.orders", topics=["shop.orders"])
