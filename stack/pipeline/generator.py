@@ -9,6 +9,10 @@ deletes pick a random existing row on the server side, so neither backend has
 to read results.
 
     MYSQL_PWD=... python3 stack/pipeline/generator.py --rate 5 --port 13306 --user root
+
+Bench mode, many delete files fast: --hot-rows N sends every update and delete to one
+of the N newest rows (inserts keep adding new ones), so each commit of the lake tables
+deletes earlier versions of the same few rows.
 """
 
 from __future__ import annotations
@@ -21,15 +25,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from functools import partial
 
 STATUSES = ("new", "paid", "shipped", "delivered", "cancelled")
 
-# A random existing id, chosen on the server: ids are dense apart from deletes,
-# so the first id at or above a uniform draw over [MIN, MAX] is always a row.
-PICK_ROW = (
-    "SELECT MIN(id), MAX(id) INTO @lo, @hi FROM orders",
-    "SET @k = @lo + FLOOR(RAND() * (@hi - @lo + 1))",
-)
+
+def pick_row(hot_rows: int) -> tuple[str, ...]:
+    """A random existing id as @k, chosen on the server: ids are dense apart from deletes,
+    so the first id at or above a uniform draw over [lo, MAX] is always a row. lo is MIN,
+    or with hot_rows > 0 the lowest of the newest hot_rows ids."""
+    lo = "MIN(id)" if hot_rows <= 0 else f"GREATEST(MIN(id), MAX(id) - {hot_rows - 1})"
+    return (
+        f"SELECT {lo}, MAX(id) INTO @lo, @hi FROM orders",
+        "SET @k = @lo + FLOOR(RAND() * (@hi - @lo + 1))",
+    )
 
 
 def insert_sql(rng: random.Random) -> list[str]:
@@ -39,16 +48,16 @@ def insert_sql(rng: random.Random) -> list[str]:
     ]
 
 
-def update_sql(rng: random.Random) -> list[str]:
+def update_sql(rng: random.Random, hot_rows: int = 0) -> list[str]:
     return [
-        *PICK_ROW,
+        *pick_row(hot_rows),
         f"UPDATE orders SET amount = {rng.randint(100, 50000) / 100:.2f}, "
         f"status = '{rng.choice(STATUSES)}' WHERE id >= @k ORDER BY id LIMIT 1",
     ]
 
 
-def delete_sql(rng: random.Random) -> list[str]:
-    return [*PICK_ROW, "DELETE FROM orders WHERE id >= @k ORDER BY id LIMIT 1"]
+def delete_sql(rng: random.Random, hot_rows: int = 0) -> list[str]:
+    return [*pick_row(hot_rows), "DELETE FROM orders WHERE id >= @k ORDER BY id LIMIT 1"]
 
 
 class PyMySQLBackend:
@@ -124,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rate", type=float, default=5.0, help="changes per second (default 5)")
     p.add_argument("--mix", type=parse_mix, default=(60, 30, 10), help="insert/update/delete weights")
+    p.add_argument(
+        "--hot-rows", type=int, default=0, metavar="N", help="updates and deletes hit the N newest rows only"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3306)
     p.add_argument("--user", default="root")
@@ -136,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.rate <= 0:
         p.error("--rate must be > 0")
+    if args.hot_rows < 0:
+        p.error("--hot-rows must be >= 0")
 
     stopping = False
 
@@ -148,10 +162,15 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = random.Random(args.seed)
     kinds = ("insert", "update", "delete")
-    builders = {"insert": insert_sql, "update": update_sql, "delete": delete_sql}
+    builders = {
+        "insert": insert_sql,
+        "update": partial(update_sql, hot_rows=args.hot_rows),
+        "delete": partial(delete_sql, hot_rows=args.hot_rows),
+    }
     backend = open_backend(args)
+    hot = f", updates/deletes on the {args.hot_rows} newest rows" if args.hot_rows else ""
     print(
-        f"generator: {args.rate:g} changes/s, mix {'/'.join(map(str, args.mix))}, via {backend.name}",
+        f"generator: {args.rate:g} changes/s, mix {'/'.join(map(str, args.mix))}{hot}, via {backend.name}",
         flush=True,
     )
 

@@ -4,10 +4,10 @@
 #   MariaDB shop.orders + shop.rtp_heartbeat
 #     └─ binlog ─► shop-cdc (JAR job, stack/jobs/cdc) ─► Kafka shop.orders (4 partitions, key id)
 #                                                     └► Kafka shop.rtp_heartbeat (1 partition)
-#   Kafka shop.orders ─► ods-orders-ingest (SQL job, ods-orders.sql, group rtp-ods-orders)
-#                     │  ─► Iceberg lake.ods.orders, changelog mode (JDBC catalog in PostgreSQL)
-#                     └► ods-orders-mirror-ingest (SQL job, ods-orders-mirror.sql,
-#                        group rtp-ods-orders-mirror) ─► Iceberg lake.ods.orders_mirror, upsert mode
+#   Kafka shop.orders ─┬► ods-orders-ingest (SQL job, ods-orders.sql, group rtp-ods-orders)
+#                      │    ─► Iceberg lake.ods.orders, changelog mode (JDBC catalog in PostgreSQL)
+#                      └► ods-orders-mirror-ingest (SQL job, ods-orders-mirror.sql, group rtp-ods-orders-mirror)
+#                           ─► Iceberg lake.ods.orders_mirror, upsert mode, partitioned by id bucket
 #
 #   pipeline_up       schema, topics, job jars; submit each job that is not live; wait
 #                     until all run and have completed a checkpoint

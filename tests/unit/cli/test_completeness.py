@@ -66,8 +66,16 @@ def test_parse_duration_forms() -> None:
 
 
 def test_reference_pipelines_file_loads() -> None:
-    orders = load_pipelines(REPO / "stack" / "pipelines.yaml")["ods.orders"]
+    pipelines = load_pipelines(REPO / "stack" / "pipelines.yaml")
+    orders, mirror = pipelines["ods.orders"], pipelines["ods.orders_mirror"]
     assert orders.topics == ("shop.orders",) and orders.heartbeat_topic == "shop.rtp_heartbeat"
+    # The mirror reads the same changes with its own group and job.
+    assert (mirror.topics, mirror.cdc_job, mirror.heartbeat_topic) == (
+        orders.topics,
+        orders.cdc_job,
+        orders.heartbeat_topic,
+    )
+    assert (mirror.group, mirror.ingestion_job) == ("rtp-ods-orders-mirror", "ods-orders-mirror-ingest")
 
 
 def test_pipelines_file_names_bad_keys(tmp_path: Path) -> None:
