@@ -231,6 +231,17 @@ class OrphanSummary:
     files: int
     bytes: int
 
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> OrphanSummary:
+        """``{"files", "bytes"}``, or an orphan-file result (``orphan_count``, ``total_bytes``)."""
+        if "orphan_count" in values:
+            return cls(int(values["orphan_count"]), int(values.get("total_bytes") or 0))
+        if not values or set(values) - {"files", "bytes"}:
+            raise InvalidInputError(
+                f"orphans must be {{'files': n, 'bytes': n}} or an orphan-file result, got {dict(values)!r}"
+            )
+        return cls(int(values.get("files", 0)), int(values.get("bytes", 0)))
+
     def __post_init__(self) -> None:
         if self.files < 0 or self.bytes < 0:
             raise InvalidInputError(

@@ -34,8 +34,9 @@ class IcebergHealthReportOperator(BaseOperator):
         the table's ``write.target-file-size-bytes`` when that is lower).
     :param count_useless_deletes: count equality-delete rows that matched no older row, within
         ``useless_budget``; over budget the figure is reported as not computed.
-    :param orphans: ``{"files": n, "bytes": n}`` from an orphan-file listing; without it the
-        ``clean`` verdict is ``unknown``.
+    :param orphans: ``{"files": n, "bytes": n}``, or the orphan-file task's result (its
+        ``orphan_count`` and ``total_bytes``, e.g. from a dry run); without it the ``clean``
+        verdict is ``unknown``.
     """
 
     template_fields: Sequence[str] = ("table", "snapshot_id", "orphans")
@@ -74,9 +75,9 @@ class IcebergHealthReportOperator(BaseOperator):
     def _orphans(self) -> OrphanSummary | None:
         if not self.orphans:
             return None
-        if not isinstance(self.orphans, Mapping) or set(self.orphans) - {"files", "bytes"}:
-            raise InvalidInputError(f"orphans must be {{'files': n, 'bytes': n}}, got {self.orphans!r}")
-        return OrphanSummary(int(self.orphans.get("files", 0)), int(self.orphans.get("bytes", 0)))
+        if not isinstance(self.orphans, Mapping):
+            raise InvalidInputError(f"orphans must be a mapping, got {self.orphans!r}")
+        return OrphanSummary.from_dict(self.orphans)
 
     def _snapshot_id(self) -> int | None:
         if self.snapshot_id in (None, ""):

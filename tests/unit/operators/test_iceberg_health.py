@@ -34,6 +34,8 @@ def test_small_file_bytes_must_be_positive() -> None:
 def test_rendered_orphans_and_snapshot_id_are_checked() -> None:
     op = IcebergHealthReportOperator(task_id="h", table="ods.orders", orphans={"files": 2, "bytes": 10})
     assert op._orphans() == OrphanSummary(2, 10)
+    op.orphans = {"orphan_count": 3, "total_bytes": 30, "dry_run": True, "orphans": ["a", "b", "c"]}
+    assert op._orphans() == OrphanSummary(3, 30)
     op.orphans = {"count": 2}
     with pytest.raises(InvalidInputError, match="orphans must be"):
         op._orphans()
