@@ -188,6 +188,13 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_rtp.operators.flink_scaling",
                 ],
             },
+            {
+                "integration-name": "Apache Iceberg",
+                "python-modules": [
+                    "airflow_provider_rtp.operators.iceberg_compaction",
+                    "airflow_provider_rtp.operators.iceberg_maintenance",
+                ],
+            },
         ],
         "sensors": [
             {
@@ -274,6 +281,16 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "integer",
                         "example": "3",
                         "default": "3",
+                    },
+                    "maintenance_jar": {
+                        "description": (
+                            "Path, on the Airflow workers, of the provider's lake maintenance job jar "
+                            "(built from stack/jobs/maintenance), which IcebergCompactOperator submits."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/jobs/rtp-maintenance.jar",
+                        "default": None,
                     },
                 },
             }
