@@ -106,7 +106,7 @@ def test_an_empty_table_has_no_partitions(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", ["orders", "ods..orders", ".orders", "ods.", "ods. orders", ""])
 def test_malformed_identifiers_are_named(bad: str) -> None:
-    with pytest.raises(InvalidInputError, match="namespace.table"):
+    with pytest.raises(InvalidInputError, match=r"namespace\.table"):
         check_table_identifier(bad)
 
 
