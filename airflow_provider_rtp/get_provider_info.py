@@ -192,6 +192,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Apache Iceberg",
                 "python-modules": [
                     "airflow_provider_rtp.operators.iceberg_compaction",
+                    "airflow_provider_rtp.operators.iceberg_health",
                     "airflow_provider_rtp.operators.iceberg_maintenance",
                 ],
             },
