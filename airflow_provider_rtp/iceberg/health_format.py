@@ -6,7 +6,7 @@ change_hour=2026-11-29-22   360    1,204  3 MiB    360     358    1,190       12
 total (1 partitions)        360    1,204  3 MiB    360     358    1,190       12        12    1.5 KiB        3
 snapshots 8,640, oldest 23h53m20s old; refs main=42 (branch)
 metadata 2 MiB, log 100 files 200 MiB (0 gone)
-useless equality deletes 3 (exact: read 4 files, 100 B of key columns)
+useless equality deletes 3 (exact: read the keys of 4 files, 100 rows)
 compact  compact        1 of 1 partitions have more than 0 delete files or 10 small files, worst …
 expire   nothing to do  8,640 snapshots (limit 10,000), oldest 23h53m20s old (limit 1d), …
 clean    unknown        no orphan-file summary was given, so orphans are unknown.

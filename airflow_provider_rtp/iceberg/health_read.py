@@ -122,11 +122,8 @@ def _count(table: Any, entries: Iterable[Any], small: int) -> dict[str, _Counts]
     return by_path
 
 
-def _key_file(seq: int, f: Any, ids: tuple[int, ...]) -> KeyFile:
-    sizes = f.column_sizes or {}
-    known = [sizes[i] for i in ids if i in sizes]
-    read = sum(known) if len(known) == len(ids) else f.file_size_in_bytes
-    return KeyFile(str(f.file_path), seq, int(read))
+def _key_file(seq: int, f: Any) -> KeyFile:
+    return KeyFile(str(f.file_path), seq, int(f.record_count))
 
 
 def _key_plans(by_path: Mapping[str, _Counts]) -> tuple[list[KeyPlan], str | None]:
@@ -145,8 +142,8 @@ def _key_plans(by_path: Mapping[str, _Counts]) -> tuple[list[KeyPlan], str | Non
                 KeyPlan(
                     path,
                     ids,
-                    tuple(_key_file(s, f, ids) for s, f in c.data if s < newest),
-                    tuple(_key_file(s, f, ids) for s, f in deletes),
+                    tuple(_key_file(s, f) for s, f in c.data if s < newest),
+                    tuple(_key_file(s, f) for s, f in deletes),
                 )
             )
     return plans, None

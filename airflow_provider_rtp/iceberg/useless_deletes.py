@@ -58,11 +58,11 @@ def count_useless(
 
 @dataclass(frozen=True)
 class KeyFile:
-    """A file whose key columns are to be read; ``read_bytes`` estimates what that reads."""
+    """A file whose key columns are to be read, and its row count (from the manifest)."""
 
     path: str
     sequence_number: int
-    read_bytes: int
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ class KeyPlan:
         return len(self.data) + len(self.deletes)
 
     @property
-    def read_bytes(self) -> int:
-        return sum(f.read_bytes for f in (*self.data, *self.deletes))
+    def rows(self) -> int:
+        return sum(f.rows for f in (*self.data, *self.deletes))
 
 
 @dataclass(frozen=True)
@@ -88,21 +88,19 @@ class UselessDeleteBudget:
     """The most the count may read; beyond it the figure is "not computed".
 
     :param max_files: data and delete files opened (each costs a footer read).
-    :param max_bytes: bytes of their key columns (from the manifests' column sizes).
+    :param max_rows: rows whose keys are read. Memory follows the rows of the largest
+        partition (a Python tuple per key, about 150 B), so 2,000,000 rows stay well under 1 GB.
     """
 
     max_files: int = 2_000
-    max_bytes: int = 256 * 1024 * 1024
+    max_rows: int = 2_000_000
 
     def __post_init__(self) -> None:
-        if self.max_files < 0 or self.max_bytes < 0:
-            raise InvalidInputError(f"budget must be >= 0, got {self.max_files} files, {self.max_bytes} B")
+        if self.max_files < 0 or self.max_rows < 0:
+            raise InvalidInputError(f"budget must be >= 0, got {self.max_files} files, {self.max_rows} rows")
 
     def allows(self, plans: Sequence[KeyPlan]) -> bool:
-        return (
-            sum(p.files for p in plans) <= self.max_files
-            and sum(p.read_bytes for p in plans) <= self.max_bytes
-        )
+        return sum(p.files for p in plans) <= self.max_files and sum(p.rows for p in plans) <= self.max_rows
 
 
 def _read_keys(open_file: Callable[[str], Any], path: str, ids: Sequence[int]) -> list[Key]:
@@ -131,11 +129,11 @@ def count_useless_deletes(
     """
     if not plans:
         return {}, "exact (no equality deletes)"
-    files, size = sum(p.files for p in plans), sum(p.read_bytes for p in plans)
+    files, rows = sum(p.files for p in plans), sum(p.rows for p in plans)
     if not budget.allows(plans):
         return None, (
-            f"not computed: would read {files:,} files, {size:,} B of key columns "
-            f"(budget {budget.max_files:,} files, {budget.max_bytes:,} B)"
+            f"not computed: would read the keys of {files:,} files, {rows:,} rows "
+            f"(budget {budget.max_files:,} files, {budget.max_rows:,} rows)"
         )
     out: dict[str, int] = {}
     try:
@@ -148,4 +146,4 @@ def count_useless_deletes(
             out[plan.partition] = out.get(plan.partition, 0) + n
     except (OSError, IcebergError) as exc:
         return None, f"not computed: {exc}"
-    return out, f"exact: read {files:,} files, {size:,} B of key columns"
+    return out, f"exact: read the keys of {files:,} files, {rows:,} rows"

@@ -26,7 +26,7 @@ def _health(*parts: PartitionHealth, useless: int | None = 3) -> TableHealth:
         metadata_log_missing=1,
         properties={"write.upsert.enabled": "true"},
         useless_equality_deletes=useless,
-        useless_note="exact: read 4 files, 100 B of key columns",
+        useless_note="exact: read the keys of 4 files, 100 rows",
     )
 
 
@@ -51,7 +51,7 @@ def test_the_table_reads_as_documented() -> None:
         "snapshots 8,640, oldest 23h53m20s old; refs main=42 (branch), daily=40 (tag)",
         "metadata 2 MiB, log 100 files 200 MiB (1 gone)",
         "properties write.upsert.enabled=true",
-        "useless equality deletes 3 (exact: read 4 files, 100 B of key columns)",
+        "useless equality deletes 3 (exact: read the keys of 4 files, 100 rows)",
         "compact  compact        1 of 2 partitions have more than 0 delete files or 10 small files, worst "
         "change_hour=2026-11-29-22 with 370 delete files and 360 small files.",
         "expire   nothing to do  8,640 snapshots (limit 10,000), oldest 23h53m20s old (limit 1d), "

@@ -81,13 +81,15 @@ def test_reads_the_key_columns_by_field_id(tmp_path: Path) -> None:
         (KeyFile(e1, 3, 10),),
     )
     counts, note = count_useless_deletes([plan], _open, UselessDeleteBudget())
-    assert counts == {"p=1": 1} and note.startswith("exact: read 3 files, 30 B")
+    assert counts == {"p=1": 1} and note == "exact: read the keys of 3 files, 30 rows"
 
 
 def test_over_budget_nothing_is_read_and_nothing_is_guessed(tmp_path: Path) -> None:
     plan = KeyPlan("p=1", (1,), (KeyFile(str(tmp_path / "absent"), 1, 100),), (KeyFile("x", 2, 100),))
-    counts, note = count_useless_deletes([plan], _open, UselessDeleteBudget(max_files=10, max_bytes=199))
-    assert counts is None and "not computed" in note and "200 B" in note
+    counts, note = count_useless_deletes([plan], _open, UselessDeleteBudget(max_files=10, max_rows=199))
+    assert counts is None and note == (
+        "not computed: would read the keys of 2 files, 200 rows (budget 10 files, 199 rows)"
+    )
     counts, note = count_useless_deletes([plan], _open, UselessDeleteBudget(max_files=1))
     assert counts is None and "2 files" in note
 
