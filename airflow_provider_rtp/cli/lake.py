@@ -19,12 +19,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from airflow_provider_rtp.exceptions import InvalidInputError, RtpError
-from airflow_provider_rtp.hooks.iceberg import IcebergHook
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_DUE, EXIT_FAILED = 0, 1, 2
 PROG = "rtp-lake"
+# IcebergHook.default_conn_name, spelled out: Airflow is imported only once the arguments are good.
+ICEBERG_CONN_ID = "iceberg_default"
 
 
 def _threshold(text: str) -> tuple[str, str]:
@@ -46,7 +47,7 @@ def _add_health(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("table", help="namespace.table, or a table's metadata location")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--snapshot-id", type=int, help="read the files at this snapshot (default: current)")
-    p.add_argument("--iceberg-conn-id", default=IcebergHook.default_conn_name, help="default %(default)s")
+    p.add_argument("--iceberg-conn-id", default=ICEBERG_CONN_ID, help="default %(default)s")
     p.add_argument("--small-file-bytes", type=int, help="data files below this are small")
     p.add_argument(
         "--no-useless-deletes", action="store_true", help="do not read key columns for useless deletes"
@@ -72,6 +73,7 @@ def _logs_to_stderr() -> None:
 
 def _health(args: argparse.Namespace) -> int:
     from airflow_provider_rtp.hooks.completeness import lookup_connection
+    from airflow_provider_rtp.hooks.iceberg import IcebergHook
     from airflow_provider_rtp.iceberg.health import HealthReport, HealthThresholds
     from airflow_provider_rtp.iceberg.health_format import format_health
     from airflow_provider_rtp.iceberg.health_read import check_table_identifier, read_table_health

@@ -57,6 +57,8 @@ class IcebergHealthReportOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if "{{" not in table:  # known now: a bad name fails the DAG's parse, not a run
+            check_table_identifier(table)
         self.table = table
         self.iceberg_conn_id = iceberg_conn_id
         self.influxdb_conn_id = influxdb_conn_id

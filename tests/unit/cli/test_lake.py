@@ -40,3 +40,10 @@ def test_a_threshold_needs_a_name_and_a_value(capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit) as exc:
         main(["health", "ods.orders", "--threshold", "max_small_files"])
     assert exc.value.code == 2 and "NAME=NUMBER" in capsys.readouterr().err
+
+
+def test_the_default_connection_is_the_hooks() -> None:
+    from airflow_provider_rtp.cli.lake import ICEBERG_CONN_ID
+    from airflow_provider_rtp.hooks.iceberg import IcebergHook
+
+    assert IcebergHook.default_conn_name == ICEBERG_CONN_ID

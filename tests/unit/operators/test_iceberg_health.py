@@ -44,3 +44,9 @@ def test_rendered_orphans_and_snapshot_id_are_checked() -> None:
     op.snapshot_id = "latest"
     with pytest.raises(InvalidInputError, match="snapshot_id must be an integer"):
         op._snapshot_id()
+
+
+def test_a_malformed_table_fails_the_parse_and_a_template_waits_for_the_run() -> None:
+    with pytest.raises(InvalidInputError, match="namespace"):
+        IcebergHealthReportOperator(task_id="h", table="ods..orders")
+    assert IcebergHealthReportOperator(task_id="h", table="{{ params.table }}").table == "{{ params.table }}"
