@@ -36,6 +36,8 @@ COMPACTION_ENTRY_CLASS = "rtp.jobs.maintenance.LakeCompactionJob"
 RUN_ID_KEY = "rtp.maintenance.run-id"
 PARTITIONS_KEY = "rtp.maintenance.partitions"
 FLINK_JOB_KEY = "rtp.maintenance.flink-job-id"
+START_SNAPSHOT_KEY = "rtp.maintenance.start-snapshot-id"
+START_SEQUENCE_KEY = "rtp.maintenance.start-sequence-number"
 
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 # Iceberg's messages when a concurrent commit invalidated the rewrite: run it again on a new
@@ -120,6 +122,9 @@ class CompactionResult:
     flink_job_id: str
     snapshot_id: int
     sequence_number: int | None
+    # The snapshot the rewrite read (S) and the data sequence number its files carry.
+    start_snapshot_id: int
+    start_sequence_number: int
     timestamp_ms: int
     partitions: tuple[str, ...]
     replaced_data_files: int
@@ -133,6 +138,8 @@ class CompactionResult:
             "flink_job_id": self.flink_job_id,
             "snapshot_id": self.snapshot_id,
             "sequence_number": self.sequence_number,
+            "start_snapshot_id": self.start_snapshot_id,
+            "start_sequence_number": self.start_sequence_number,
             "timestamp_ms": self.timestamp_ms,
             "partitions": list(self.partitions),
             "replaced_data_files": self.replaced_data_files,
@@ -161,6 +168,8 @@ def find_compaction(
             flink_job_id=summary.get(FLINK_JOB_KEY, ""),
             snapshot_id=int(snap.snapshot_id),
             sequence_number=getattr(snap, "sequence_number", None),
+            start_snapshot_id=_int(summary, START_SNAPSHOT_KEY),
+            start_sequence_number=_int(summary, START_SEQUENCE_KEY),
             timestamp_ms=int(snap.timestamp_ms),
             partitions=tuple(p for p in partitions.split(",") if p) if partitions else ("",),
             replaced_data_files=_int(summary, "deleted-data-files"),

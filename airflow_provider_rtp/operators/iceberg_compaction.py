@@ -52,7 +52,7 @@ class IcebergCompactOperator(BaseOperator):
         partitions held no files.
     """
 
-    template_fields: Sequence[str] = ("table", "partitions")
+    template_fields: Sequence[str] = ("table", "partitions", "jar")
     operator_extra_links = (FlinkJobLink(),)
     ui_color = "#e8f0e4"
 

@@ -37,6 +37,7 @@ PL_INGEST_JOBS=(
 )
 PL_CDC_MAIN=rtp.jobs.cdc.ShopCdcJob
 PL_SMOKE_MAIN=rtp.jobs.smoke.SmokeJob
+PL_MAINTENANCE_MAIN=rtp.jobs.maintenance.LakeCompactionJob
 PL_TOPICS=("shop.orders:4" "shop.rtp_heartbeat:1")
 PL_READY_TIMEOUT=300
 # Job name -> the retained checkpoint it was resumed from, for error messages.
@@ -183,6 +184,9 @@ pipeline_jars() {
   echo "cdc=$PL_JAR"
   _pl_build_jar smoke "$PL_SMOKE_MAIN"
   echo "smoke=$PL_JAR"
+  # The lake maintenance job the compaction operator submits (stack/jobs/maintenance).
+  _pl_build_jar maintenance "$PL_MAINTENANCE_MAIN"
+  echo "maintenance=$PL_JAR"
 }
 
 # ---------------------------------------------------------------- MariaDB and Kafka

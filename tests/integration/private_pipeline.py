@@ -28,6 +28,7 @@ from tests.stack import REPO, flink_rest_url, host, kafka_bootstrap, port, sql_g
 
 CDC_MAIN = "rtp.jobs.cdc.ShopCdcJob"
 SQL_FILE = REPO / "stack" / "pipeline" / "ods-orders.sql"
+MIRROR_SQL_FILE = REPO / "stack" / "pipeline" / "ods-orders-mirror.sql"
 
 
 def cdc_jar() -> Path:
@@ -43,6 +44,8 @@ class PrivatePipeline:
     empty_commits: int = 1
     cdc_job_id: str | None = None
     ingest_job_id: str | None = None
+    # The upsert mirror (ods-orders-mirror.sql) of the same topic: started by up(mirror=True).
+    mirror_job_id: str | None = None
 
     @property
     def database(self) -> str:
@@ -71,6 +74,18 @@ class PrivatePipeline:
     @property
     def table(self) -> str:
         return f"it.orders_{self.tag}"
+
+    @property
+    def mirror_job(self) -> str:
+        return f"{self.tag}-mirror"
+
+    @property
+    def mirror_group(self) -> str:
+        return f"{self.tag}-ods-orders-mirror"
+
+    @property
+    def mirror_table(self) -> str:
+        return f"it.orders_mirror_{self.tag}"
 
     def pipeline(self, *, with_cdc: bool = True) -> Pipeline:
         return Pipeline(
@@ -110,7 +125,7 @@ class PrivatePipeline:
         return own
 
     # -- lifecycle -------------------------------------------------------
-    def up(self) -> PrivatePipeline:
+    def up(self, *, mirror: bool = False) -> PrivatePipeline:
         self._schema()
         admin = AdminClient({"bootstrap.servers": kafka_bootstrap()})
         futures = admin.create_topics(
@@ -121,6 +136,8 @@ class PrivatePipeline:
         self.start_cdc()
         self._namespace()
         self.start_ingest()
+        if mirror:
+            self.start_mirror()
         self._await_group(admin)
         return self
 
@@ -201,46 +218,74 @@ class PrivatePipeline:
             rest.wait_for_checkpoint(self.cdc_job_id, timeout=120)
         return self.cdc_job_id
 
-    def ingest_statements(self) -> list[str]:
+    def _statements(self, sql_file: Path, renames: list[tuple[str, str]]) -> list[str]:
+        """The file's statements with the stack's values filled in and the shared names renamed."""
         env = stack_env()
         values = {
-            "CHECKPOINT_DIR": f"file://{self.state_dir()}/checkpoints/ingest",
+            "CHECKPOINT_DIR": f"file://{self.state_dir()}/checkpoints/{sql_file.stem}",
             "CATALOG_URI": f"jdbc:postgresql://{host()}:{port('POSTGRES_PORT')}/{env['POSTGRES_CATALOG_DB']}",
             "CATALOG_USER": env["POSTGRES_USER"],
             "CATALOG_PASSWORD": env["POSTGRES_PASSWORD"],
             "WAREHOUSE": f"file://{env['RTP_STATE']}/data/warehouse",
             "KAFKA_BOOTSTRAP": kafka_bootstrap(),
         }
-        lines = SQL_FILE.read_text().splitlines()
+        lines = sql_file.read_text().splitlines()
         text = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
         text = re.sub(r"@([A-Z_]+)@", lambda m: values[m.group(1)], text)
-        namespace, table = self.table.split(".")
-        for old, new in (
-            ("lake.ods.orders", f"lake.{namespace}.{table}"),
+        namespace = self.table.split(".")[0]
+        for old, new in [
+            *renames,
             ("lake.ods", f"lake.{namespace}"),
             ("'shop.orders'", f"'{self.topic}'"),
-            ("'rtp-ods-orders'", f"'{self.group}'"),
-            ("'ods-orders-ingest'", f"'{self.ingest_job}'"),
             ("'10s'", f"'{self.checkpoint_interval_s}s'"),
             # Partitions added later stay unread until a restart: a stalled partition on demand.
             ("'scan.startup.mode' = 'group-offsets',", "'scan.startup.mode' = 'group-offsets', "
              "'scan.topic-partition-discovery.interval' = '0',"),
             ("'flink.max-continuous-empty-commits' = '1'",
              f"'flink.max-continuous-empty-commits' = '{self.empty_commits}'"),
-        ):  # fmt: skip
-            assert old in text, f"{old!r} not in {SQL_FILE}"
+        ]:  # fmt: skip
+            assert old in text, f"{old!r} not in {sql_file}"
             text = text.replace(old, new)
         return [s.strip() for s in re.split(r";[ \t]*$", text, flags=re.M) if s.strip()]
 
+    def ingest_statements(self) -> list[str]:
+        namespace, table = self.table.split(".")
+        return self._statements(
+            SQL_FILE,
+            [
+                ("lake.ods.orders", f"lake.{namespace}.{table}"),
+                ("'rtp-ods-orders'", f"'{self.group}'"),
+                ("'ods-orders-ingest'", f"'{self.ingest_job}'"),
+            ],
+        )
+
+    def mirror_statements(self) -> list[str]:
+        namespace, table = self.mirror_table.split(".")
+        return self._statements(
+            MIRROR_SQL_FILE,
+            [
+                ("lake.ods.orders_mirror", f"lake.{namespace}.{table}"),
+                ("'rtp-ods-orders-mirror'", f"'{self.mirror_group}'"),
+                ("'ods-orders-mirror-ingest'", f"'{self.mirror_job}'"),
+            ],
+        )
+
     def start_ingest(self, savepoint: str | None = None) -> str:
+        self.ingest_job_id = self._start_sql(self.ingest_statements(), savepoint)
+        return self.ingest_job_id
+
+    def start_mirror(self, savepoint: str | None = None) -> str:
+        self.mirror_job_id = self._start_sql(self.mirror_statements(), savepoint)
+        return self.mirror_job_id
+
+    def _start_sql(self, statements: list[str], savepoint: str | None) -> str:
         props = {"execution.savepoint.path": savepoint} if savepoint else None
         gateway = SqlGatewayClient(HttpSettings(sql_gateway_url()))
         try:
-            results = gateway.run_script(self.ingest_statements(), session_properties=props, timeout=120)
+            results = gateway.run_script(statements, session_properties=props, timeout=120)
         finally:
             gateway.close()
         job_id = next(r.job_id for r in reversed(results) if r.job_id)
-        self.ingest_job_id = job_id
         with self.rest() as rest:
             rest.wait_for_state(job_id, [JobState.RUNNING], timeout=120)
             rest.wait_for_checkpoint(job_id, timeout=120)
@@ -260,7 +305,7 @@ class PrivatePipeline:
             return rest.wait_for_savepoint(job_id, request, timeout=120).location
 
     def down(self) -> None:
-        for job_id in (self.ingest_job_id, self.cdc_job_id):
+        for job_id in (self.mirror_job_id, self.ingest_job_id, self.cdc_job_id):
             with contextlib.suppress(Exception):  # best effort: leave the stack usable
                 self.cancel(job_id)
         with self.db() as conn, conn.cursor() as cur:
@@ -271,8 +316,9 @@ class PrivatePipeline:
                 fut.result(timeout=30)
         from tests.integration.test_reference_pipeline import catalog
 
-        with contextlib.suppress(Exception):
-            catalog().drop_table(self.table)
+        for table in (self.table, self.mirror_table):
+            with contextlib.suppress(Exception):
+                catalog().drop_table(table)
 
     # -- data -------------------------------------------------------------
     def change(self, count: int = 3) -> list[int]:

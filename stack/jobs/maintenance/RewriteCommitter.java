@@ -26,6 +26,8 @@ final class RewriteCommitter extends AbstractStreamOperator<Void>
     static final String RUN_ID = "rtp.maintenance.run-id";
     static final String PARTITIONS = "rtp.maintenance.partitions";
     static final String FLINK_JOB = "rtp.maintenance.flink-job-id";
+    static final String START_SNAPSHOT = "rtp.maintenance.start-snapshot-id";
+    static final String START_SEQUENCE = "rtp.maintenance.start-sequence-number";
 
     private final TableLoader loader;
     private final long startSnapshotId;
@@ -82,6 +84,8 @@ final class RewriteCommitter extends AbstractStreamOperator<Void>
         written.forEach(rewrite::addFile);
         rewrite.set(RUN_ID, runId);
         rewrite.set(PARTITIONS, partitions);
+        rewrite.set(START_SNAPSHOT, Long.toString(startSnapshotId));
+        rewrite.set(START_SEQUENCE, Long.toString(startSequenceNumber));
         rewrite.set(FLINK_JOB, getContainingTask().getEnvironment().getJobID().toString());
         try {
             rewrite.commit();

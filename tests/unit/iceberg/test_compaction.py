@@ -89,11 +89,14 @@ def test_result_is_read_from_the_commit_summary() -> None:
         "removed-delete-files": "38",
         "added-data-files": "2",
         "added-records": "1234",
+        "rtp.maintenance.start-snapshot-id": "1",
+        "rtp.maintenance.start-sequence-number": "5",
     }
     snaps = [_snap(1, {"flink.job-id": "x"}), _snap(2, summary)]
     found = find_compaction(snaps, "run1")
     assert found is not None and found.snapshot_id == 2
     assert (found.replaced_data_files, found.replaced_delete_files, found.added_data_files) == (40, 38, 2)
     assert found.partitions == ("id_bucket=0", "id_bucket=1")
+    assert (found.start_snapshot_id, found.start_sequence_number) == (1, 5)
     assert find_compaction(snaps, "job1", key=FLINK_JOB_KEY) == found
     assert find_compaction(snaps, "run2") is None

@@ -1,0 +1,132 @@
+"""Lake maintenance beside two live Flink writers: compaction, then nothing lost or duplicated.
+
+One private pipeline (own database, topic, jobs and tables) for the whole module: the steps
+build on each other, in order, and never touch the shared reference tables.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyiceberg.manifest import DataFileContent
+
+from airflow_provider_rtp.hooks.iceberg import IcebergHook
+from airflow_provider_rtp.iceberg.health_read import partition_path
+from tests.integration.dagrun import returned, run_dag
+from tests.integration.lake_maintenance_fixture import ChangeWriter, maintenance_pipeline
+from tests.integration.private_pipeline import PrivatePipeline
+from tests.integration.test_completeness_faults import connections
+from tests.stack import stack_env
+
+DAGS = Path(__file__).parent / "dags" / "rtp_it_lake.py"
+
+
+def maintenance_jar() -> Path:
+    jar = Path(stack_env()["RTP_CACHE"]) / "jobs" / "rtp-maintenance.jar"
+    assert jar.is_file(), f"{jar} not built: run stack/rtp-stack pipeline up"
+    return jar
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Iterator[PrivatePipeline]:
+    yield from maintenance_pipeline()
+
+
+@pytest.fixture(scope="module")
+def hook() -> IcebergHook:
+    return IcebergHook(connection=connections()["iceberg_default"])
+
+
+@dataclass
+class PartitionFiles:
+    data: list[tuple[str, int]] = field(default_factory=list)  # (path, data sequence number)
+    eq_deletes: list[tuple[str, int]] = field(default_factory=list)
+    pos_deletes: list[tuple[str, int]] = field(default_factory=list)
+
+
+def live_files(table: Any, snapshot_id: int | None = None) -> dict[str, PartitionFiles]:
+    """Every live file of a snapshot by partition path, read from its manifests."""
+    snapshot = table.snapshot_by_id(snapshot_id) if snapshot_id else table.current_snapshot()
+    out: dict[str, PartitionFiles] = defaultdict(PartitionFiles)
+    for manifest in snapshot.manifests(table.io):
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+            f = entry.data_file
+            files = out[partition_path(table, f.spec_id, f.partition)]
+            item = (f.file_path, entry.sequence_number)
+            if f.content == DataFileContent.DATA:
+                files.data.append(item)
+            elif f.content == DataFileContent.EQUALITY_DELETES:
+                files.eq_deletes.append(item)
+            else:
+                files.pos_deletes.append(item)
+    return out
+
+
+def failed_checkpoints(pipeline: PrivatePipeline, job_id: str) -> int:
+    with pipeline.rest() as rest:
+        return int(rest.http.request("GET", f"/jobs/{job_id}/checkpoints")["counts"]["failed"])
+
+
+def test_compaction_beside_both_running_writers(pipeline: PrivatePipeline, hook: IcebergHook) -> None:
+    tables = {pipeline.table: pipeline.ingest_job_id, pipeline.mirror_table: pipeline.mirror_job_id}
+    failed = {job: failed_checkpoints(pipeline, job) for job in tables.values() if job}
+    writer = ChangeWriter(pipeline, rate=25).start()
+    try:
+        # Files and equality deletes build up: every 2 s checkpoint commits to every table.
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            counts = [
+                min((len(p.data) for p in live_files(hook.load_table(t)).values()), default=0) for t in tables
+            ]
+            if min(counts) >= 12:
+                break
+            time.sleep(3)
+        else:
+            pytest.fail(f"partitions did not reach 12 data files within 180 s: {counts}")
+
+        before = {t: live_files(hook.load_table(t)) for t in tables}
+        for table in tables:
+            chosen = sorted(p for p, files in before[table].items() if len(files.data) >= 12)
+            ok, log = run_dag(
+                DAGS,
+                "rtp_it_lake_compact",
+                {"table": table, "partitions": chosen, "jar": str(maintenance_jar())},
+                timeout=600,
+            )
+            assert ok, log[-4000:]
+            result = returned("rtp_it_lake_compact", log)
+            assert result["snapshot_id"], result
+            assert sorted(result["partitions"]) == chosen
+            start_seq = result["start_sequence_number"]
+
+            loaded = hook.load_table(table)
+            at_start = live_files(loaded, result["start_snapshot_id"])
+            at_commit = live_files(loaded, result["snapshot_id"])
+            now = live_files(loaded)
+            for path in chosen:
+                # The files the rewrite read (the partition at its start) shrank at least 5x: they
+                # are replaced by files carrying the starting sequence number. Files the writer
+                # committed meanwhile stay beside them (higher numbers).
+                compacted = [seq for _, seq in at_commit[path].data if seq <= start_seq]
+                assert compacted, f"no data file of {path} carries the starting sequence number {start_seq}"
+                assert all(seq == start_seq for seq in compacted), (path, compacted)
+                read = len(at_start[path].data)
+                assert read >= 5 * len(compacted), (path, read, result)
+                # No delete file from before the compaction's start is left to apply: only those
+                # the writer committed after it (a higher sequence number) remain.
+                left = [seq for _, seq in now[path].eq_deletes + now[path].pos_deletes if seq <= start_seq]
+                assert left == [], (table, path, left)
+                assert at_start[path].eq_deletes, f"{path} had no equality delete to compact away"
+    finally:
+        writer.stop()
+
+    with pipeline.rest() as rest:
+        for job in tables.values():
+            assert job and str(rest.job_state(job)) == "RUNNING"
+    assert {job: failed_checkpoints(pipeline, job) for job in failed} == failed
