@@ -7,6 +7,8 @@ reference tables are never touched.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_rtp.completeness.snapshots import SnapshotObservation
 from airflow_provider_rtp.exceptions import IcebergError, InvalidInputError
 from airflow_provider_rtp.flink import HttpSettings, SqlGatewayClient
 from airflow_provider_rtp.iceberg.commits import commit_with_retries, table_refs
@@ -23,6 +26,7 @@ from airflow_provider_rtp.iceberg.expiry import (
     KeepReason,
     naive_expiry,
     restore_checkpoint,
+    without,
 )
 from airflow_provider_rtp.iceberg.files import normalize
 from airflow_provider_rtp.iceberg.maintenance import expire_snapshots
@@ -138,34 +142,71 @@ def test_protected_snapshots_survive_an_expiry_beside_the_running_writer(pp: Pri
     assert await_lake_equals_source(pp) > 0
 
 
+@contextlib.contextmanager
+def feeding(pp: PrivatePipeline) -> Iterator[None]:
+    """Rows flow into the source while the block runs."""
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.is_set():
+            pp.change(1)
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def newest_commit(pp: PrivatePipeline, job: str) -> SnapshotObservation:
+    log = observe_table(catalog().load_table(pp.table), pp.table)
+    own = [s for s in log.snapshots if s.summary.get("flink.job-id") == job]
+    return max(own, key=lambda s: s.timestamp_ms)
+
+
+def stop_with_rows_in_the_savepoint(pp: PrivatePipeline, attempts: int = 5) -> tuple[str, str]:
+    """Stop the ingestion job with a savepoint whose own checkpoint committed rows: the case a lost
+    restore point breaks (the restored committer commits that checkpoint again, or fails on its
+    deleted manifest). Rows arrive in bursts, so a savepoint may catch none: then run on and retry."""
+    for _ in range(attempts):
+        job = pp.ingest_job_id
+        assert job is not None
+        with feeding(pp):
+            time.sleep(4)
+            savepoint = pp.stop_with_savepoint(job)
+        stats = catalog().load_table(pp.table).snapshot_by_id(newest_commit(pp, job).snapshot_id)
+        if stats is not None and int((stats.summary or {}).get("added-records", "0")) > 0:
+            return job, savepoint
+        pp.start_ingest(savepoint)
+    raise AssertionError(f"no savepoint with rows in its checkpoint in {attempts} attempts")
+
+
 def test_restored_job_after_expiry_does_not_commit_again(pp: PrivatePipeline) -> None:
-    job = pp.ingest_job_id
-    assert job is not None
-    pp.change(4)  # data in the checkpoints around the savepoint
-    savepoint = pp.stop_with_savepoint(job)
+    job, savepoint = stop_with_rows_in_the_savepoint(pp)
     table = catalog().load_table(pp.table)
     table.append(table.schema().as_arrow().empty_table())  # a maintenance commit on top: no flink keys
     before = observe_table(catalog().load_table(pp.table), pp.table)
     head = before.by_id()[before.current_snapshot_id]
     assert "flink.job-id" not in head.summary
-    point = next(
-        s
-        for s in reversed(sorted(before.snapshots, key=lambda s: s.timestamp_ms))
-        if s.summary.get("flink.job-id") == job
-    )
+    point = newest_commit(pp, job)
     op = point.summary[OP_KEY]
+    expected = int(point.summary["flink.max-committed-checkpoint-id"])
     policy = ExpiryPolicy(older_than=timedelta(0), retain_last=1)
-    # What this guards against: a naive expiry would take the restore point away.
-    assert point.snapshot_id in naive_expiry(before, table_refs(table.metadata), policy, datetime.now(tz=UTC))
+    # What this guards against: a naive expiry takes the restore point away.
+    naive = naive_expiry(before, table_refs(table.metadata), policy, datetime.now(tz=UTC))
+    lost = without(before, naive)
+    assert restore_checkpoint(lost.snapshots, lost.current_snapshot_id, job, op) is None
 
     result = expire_snapshots(catalog(), pp.table, policy)
 
     assert result.committed and point.snapshot_id not in result.plan.to_expire
     assert KeepReason.RESTORE_POINT in result.plan.kept[point.snapshot_id]
     after = observe_table(catalog().load_table(pp.table), pp.table)
-    expected = int(point.summary["flink.max-committed-checkpoint-id"])
     assert restore_checkpoint(after.snapshots, after.current_snapshot_id, job, op) == expected
-    pp.start_ingest(savepoint)
+    pp.start_ingest(savepoint)  # waits for the restored job's first completed checkpoint
     pp.change(2)
     assert await_lake_equals_source(pp) == source_count(pp)
 
@@ -231,8 +272,10 @@ def test_bad_input_expires_nothing(pp: PrivatePipeline) -> None:
     with pytest.raises(InvalidInputError, match="non-negative"):
         ExpiryPolicy(older_than=timedelta(hours=-1))
     plain = f"it.plain_{pp.tag}"
-    schema = catalog().load_table(pp.table).schema()
-    created = catalog().create_table(plain, schema)
+    flink_written = catalog().load_table(pp.table)
+    schema = flink_written.schema()
+    location = flink_written.metadata.location.rsplit("/", 1)[0] + f"/plain_{pp.tag}"
+    created = catalog().create_table(plain, schema, location=location)
     try:
         created.append(schema.as_arrow().empty_table())
         created.append(schema.as_arrow().empty_table())
