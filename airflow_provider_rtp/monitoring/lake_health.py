@@ -12,10 +12,11 @@ from __future__ import annotations
 from airflow_provider_rtp.iceberg.health import Action, HealthReport
 from airflow_provider_rtp.monitoring.line_protocol import Point
 
-__all__ = ["LAKE_HEALTH", "LAKE_TABLE_HEALTH", "health_points"]
+__all__ = ["LAKE_HEALTH", "LAKE_TABLE_HEALTH", "MEASUREMENTS", "health_points"]
 
 LAKE_HEALTH = "rtp_lake_health"
 LAKE_TABLE_HEALTH = "rtp_lake_table_health"
+MEASUREMENTS = (LAKE_HEALTH, LAKE_TABLE_HEALTH)
 # An unpartitioned table's one partition: tag values cannot be empty in line protocol.
 UNPARTITIONED = "(unpartitioned)"
 

@@ -885,6 +885,7 @@ def test_dashboards_query_every_shard_and_only_documented_measurements() -> None
 def test_exporter_writes_exactly_the_documented_schema() -> None:
     from airflow_provider_rtp.kafka.models import GroupLag, PartitionLag, PartitionStatus
     from airflow_provider_rtp.monitoring import exporter as ex
+    from airflow_provider_rtp.monitoring import lake_health
 
     target = ex.LagTarget("p", "g", ("t",), "hb", "cdc")
     part = PartitionLag("t", 0, 0, 9, 5, PartitionStatus.LAGGING, 4, 5, 1, 1, 2, True, True)
@@ -902,8 +903,20 @@ def test_exporter_writes_exactly_the_documented_schema() -> None:
         ),
     ]
     schema = monitoring_schema()
-    assert set(ex.MEASUREMENTS) == set(schema)
+    assert set(ex.MEASUREMENTS) | set(lake_health.MEASUREMENTS) == set(schema)
     for point in points:
+        doc = schema[point.measurement]
+        assert set(point.tags) == doc["tag"], point.measurement
+        assert set(point.fields) == doc["field"], point.measurement
+
+
+def test_lake_health_writes_exactly_the_documented_schema() -> None:
+    from airflow_provider_rtp.iceberg.health import HealthReport, PartitionHealth, TableHealth
+    from airflow_provider_rtp.monitoring.lake_health import health_points
+
+    health = TableHealth("ods.t", 1, 0, 0, 1, partitions=(PartitionHealth("h=1"), PartitionHealth("")))
+    schema = monitoring_schema()
+    for point in health_points(HealthReport.judge(health)):
         doc = schema[point.measurement]
         assert set(point.tags) == doc["tag"], point.measurement
         assert set(point.fields) == doc["field"], point.measurement
