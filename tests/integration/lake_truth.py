@@ -82,9 +82,9 @@ def lake_rows(table: str, *, timeout: float = 180.0) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in result.rows]
 
 
-def source_rows() -> list[tuple[Any, ...]]:
-    """MariaDB ``shop.orders`` now, timestamps read in UTC."""
-    conn = connect_mariadb()
+def source_rows(database: str = "shop") -> list[tuple[Any, ...]]:
+    """MariaDB ``<database>.orders`` now, timestamps read in UTC."""
+    conn = connect_mariadb(database)
     try:
         with conn.cursor() as cur:
             # TIMESTAMP columns are returned in the session's zone: UTC, as naive datetimes.
@@ -214,16 +214,18 @@ def compare(lake: Iterable[Sequence[Any]], source: Iterable[Sequence[Any]]) -> T
     )
 
 
-def assert_lake_matches_source(table: str, timeout: float = 120.0, poll: float = 2.0) -> TruthReport:
-    """Until ``lake.<table>`` equals ``shop.orders``, at most ``timeout`` seconds; the report of
-    the equal reading, else fails with the last one."""
+def assert_lake_matches_source(
+    table: str, timeout: float = 120.0, poll: float = 2.0, *, database: str = "shop"
+) -> TruthReport:
+    """Until ``lake.<table>`` equals ``<database>.orders``, at most ``timeout`` seconds; the report
+    of the equal reading, else fails with the last one."""
     deadline = time.monotonic() + timeout
     while True:
-        report = compare(lake_rows(table), source_rows())
+        report = compare(lake_rows(table), source_rows(database))
         if report.equal:
             return report
         if time.monotonic() + poll > deadline:
             raise AssertionError(
-                f"lake.{table} differs from MariaDB shop.orders after {timeout:.0f}s:\n{report}"
+                f"lake.{table} differs from MariaDB {database}.orders after {timeout:.0f}s:\n{report}"
             )
         time.sleep(poll)

@@ -1,37 +1,29 @@
 """Both lake tables of the reference pipeline hold exactly MariaDB's rows once a window is complete.
 
-lake.ods.orders (changelog mode, partitioned by change hour) and lake.ods.orders_mirror
-(upsert mode, partitioned by id bucket) are read through Flink and compared with
-shop.orders after the source went quiet and the completeness check said the minute of
-the last change is in each table.
+The changelog table (ods-orders.sql: partitioned by change hour) and the upsert mirror
+(ods-orders-mirror.sql: partitioned by id bucket), run on a private source database, are
+read through Flink and compared with their source once the completeness check says the
+minute of the last change is in each table.
 """
 
 from __future__ import annotations
 
-import subprocess
+import dataclasses
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from airflow_provider_rtp.completeness import Decision, Pipeline, Policy, Verdict, Window, load_pipelines
+from airflow_provider_rtp.completeness import Decision, Pipeline, Policy, Verdict, Window
 from airflow_provider_rtp.evaluation import evaluate
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings
 from airflow_provider_rtp.kafka import KafkaLagReader
 from tests.integration.lake_truth import assert_lake_matches_source, compare
+from tests.integration.private_pipeline import PrivatePipeline
 from tests.integration.test_reference_pipeline import catalog
-from tests.stack import REPO, flink_rest_url, kafka_bootstrap, stack_env
-
-pytestmark = pytest.mark.pipeline
-
-TABLES = ("ods.orders", "ods.orders_mirror")
-STACK = str(REPO / "stack" / "rtp-stack")
-# Arguments stack/rtp-stack itself gives the generator: not passed back when restarting it.
-_STACK_GENERATOR_ARGS = {"--host", "--port", "--user", "--database"}
-
+from tests.stack import flink_rest_url, kafka_bootstrap
 
 # -- compare, on plain data -------------------------------------------------------
 T0 = datetime(2026, 12, 1, 10, 0, 0, 123000, tzinfo=UTC)
@@ -81,50 +73,18 @@ def test_compare_counts_a_duplicate_and_a_one_millisecond_change() -> None:
 
 
 # -- the lake against MariaDB ---------------------------------------------------------
-def _generator_args() -> list[str] | None:
-    """The running generator's own arguments (after generator.py), or None when it is not running."""
-    pidfile = Path(stack_env()["RTP_STATE"]) / "run" / "generator.pid"
+@pytest.fixture(scope="module")
+def pipeline() -> Iterator[PrivatePipeline]:
+    """Both lake tables of the reference SQL, fed by a private source nobody else writes: the
+    comparison is exact the moment the window is complete, whatever runs beside it."""
+    pp = PrivatePipeline()
     try:
-        cmdline = Path(f"/proc/{int(pidfile.read_text())}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    argv = cmdline.decode().split("\0")[:-1]
-    scripts = [i for i, a in enumerate(argv) if a.endswith("generator.py")]
-    return argv[scripts[0] + 1 :] if scripts else None
-
-
-def _restart_args(args: list[str]) -> list[str]:
-    """``generator start RATE [OPTION...]`` arguments that run the generator as it ran."""
-    rate, options, i = "5", [], 0
-    while i < len(args):
-        if args[i] == "--rate" or args[i] in _STACK_GENERATOR_ARGS:
-            rate = args[i + 1] if args[i] == "--rate" else rate
-            i += 2
-        else:
-            options.append(args[i])
-            i += 1
-    return [rate, *options]
-
-
-def _stack(*argv: str) -> None:
-    out = subprocess.run([STACK, *argv], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, f"stack/rtp-stack {' '.join(argv)}: {out.stderr[-2000:]}"
-
-
-@pytest.fixture
-def quiet_source() -> Iterator[None]:
-    """The generator stopped for the test; restarted afterwards if it was running."""
-    args = _generator_args()
-    if args is not None:
-        _stack("generator", "stop")
-    try:
-        yield
+        yield pp.up(mirror=True)
     finally:
-        if args is not None:
-            _stack("generator", "start", *_restart_args(args))
+        pp.down()
 
 
-def _wait_complete(pipeline: Pipeline, window: Window, timeout: float) -> Decision:
+def wait_complete(pipeline: Pipeline, window: Window, timeout: float) -> Decision:
     """Until the completeness check says ``window`` is in ``pipeline``'s table."""
     policy = Policy(allowed_lateness=timedelta(0), clock_skew_margin=timedelta(seconds=2))
     flink = FlinkRestClient(HttpSettings(flink_rest_url()))
@@ -140,30 +100,26 @@ def _wait_complete(pipeline: Pipeline, window: Window, timeout: float) -> Decisi
         flink.close()
 
 
-def test_both_lake_tables_equal_mariadb_once_the_last_minute_is_complete(quiet_source: None, mariadb) -> None:
-    # A change of each kind, whatever ran before: an insert, an update and a delete.
-    with mariadb.cursor() as cur:
-        ids = []
-        for i in range(3):
-            cur.execute(
-                "INSERT INTO orders (customer_id, amount, status) VALUES (%s, %s, 'new')", (900 + i, 1 + i)
-            )
-            ids.append(cur.lastrowid)
-        cur.execute("UPDATE orders SET amount = 42.42, status = 'paid' WHERE id = %s", (ids[0],))
-        cur.execute("DELETE FROM orders WHERE id = %s", (ids[1],))
+def assert_both_tables_match(pp: PrivatePipeline) -> None:
+    """Once the minute of the source's last change is complete in both tables, each equals it."""
     changed = datetime.now(tz=UTC)
-    # The minute holding the last change: the last closed minute once it has passed.
     end = changed.replace(second=0, microsecond=0) + timedelta(minutes=1)
     window = Window(end - timedelta(minutes=1), end)
-    pipelines = load_pipelines(REPO / "stack" / "pipelines.yaml")
-
-    for table in TABLES:
+    mirror = dataclasses.replace(
+        pp.pipeline(), table=pp.mirror_table, group=pp.mirror_group, ingestion_job=pp.mirror_job
+    )
+    for pipeline in (pp.pipeline(), mirror):
         wait = (end - datetime.now(tz=UTC)).total_seconds() + 120
-        decision = _wait_complete(pipelines[table], window, timeout=wait)
+        decision = wait_complete(pipeline, window, timeout=wait)
         assert decision.verdict is Verdict.COMPLETE, decision.report()
-
-    for table in TABLES:
-        started = time.monotonic()
-        report = assert_lake_matches_source(table, timeout=90)
-        print(f"lake.{table}: {report} ({time.monotonic() - started:.1f}s)")
+        report = assert_lake_matches_source(pipeline.table, timeout=30, database=pp.database)
         assert report.source_count > 0
+
+
+def test_both_lake_tables_equal_mariadb_once_the_last_minute_is_complete(pipeline: PrivatePipeline) -> None:
+    # A change of each kind: inserts, an update and a delete.
+    ids = pipeline.change(3)
+    with pipeline.db(pipeline.database) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE orders SET amount = 42.42, status = 'shipped' WHERE id = %s", (ids[1],))
+        cur.execute("DELETE FROM orders WHERE id = %s", (ids[2],))
+    assert_both_tables_match(pipeline)
