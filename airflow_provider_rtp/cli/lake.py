@@ -76,7 +76,7 @@ def _health(args: argparse.Namespace) -> int:
     from airflow_provider_rtp.hooks.iceberg import IcebergHook
     from airflow_provider_rtp.iceberg.health import HealthReport, HealthThresholds
     from airflow_provider_rtp.iceberg.health_format import format_health
-    from airflow_provider_rtp.iceberg.health_read import check_table_identifier, read_table_health
+    from airflow_provider_rtp.iceberg.health_read import check_table_identifier
     from airflow_provider_rtp.iceberg.useless_deletes import UselessDeleteBudget
 
     check_table_identifier(args.table)
@@ -85,9 +85,7 @@ def _health(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--small-file-bytes must be >= 1, got {args.small_file_bytes}")
     _logs_to_stderr()
     hook = IcebergHook(args.iceberg_conn_id, connection=lookup_connection(args.iceberg_conn_id))
-    table = hook.load_table(args.table)
-    health = read_table_health(
-        table,
+    health = hook.table_health(
         args.table,
         snapshot_id=args.snapshot_id,
         small_file_bytes=args.small_file_bytes,

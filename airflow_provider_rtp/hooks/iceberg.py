@@ -9,7 +9,10 @@ from urllib.parse import quote
 from airflow.sdk import BaseHook, Connection
 
 from airflow_provider_rtp.exceptions import IcebergError, InvalidInputError
+from airflow_provider_rtp.iceberg.health import TableHealth
+from airflow_provider_rtp.iceberg.health_read import check_table_identifier, read_table_health
 from airflow_provider_rtp.iceberg.locations import is_metadata_location, local_location
+from airflow_provider_rtp.iceberg.useless_deletes import UselessDeleteBudget
 
 __all__ = ["IcebergHook", "is_metadata_location"]
 
@@ -101,6 +104,24 @@ class IcebergHook(BaseHook):
             raise IcebergError(
                 f"Iceberg table {identifier!r} does not exist in catalog {self.catalog.name!r}: {exc}"
             ) from exc
+
+    def table_health(
+        self,
+        identifier: str,
+        *,
+        snapshot_id: int | None = None,
+        small_file_bytes: int | None = None,
+        useless_budget: UselessDeleteBudget | None = None,
+    ) -> TableHealth:
+        """Files, deletes, snapshots and metadata of ``identifier`` per partition (see ``iceberg.health``)."""
+        check_table_identifier(identifier)
+        return read_table_health(
+            self.load_table(identifier),
+            identifier,
+            snapshot_id=snapshot_id,
+            small_file_bytes=small_file_bytes,
+            useless_budget=useless_budget,
+        )
 
     def load_table_from_location(self, location: str) -> Any:
         """A table outside any catalog (Hadoop layout): its ``*.metadata.json``, or its directory.

@@ -11,7 +11,7 @@ from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.hooks.iceberg import IcebergHook
 from airflow_provider_rtp.iceberg.health import HealthReport, HealthThresholds, OrphanSummary
 from airflow_provider_rtp.iceberg.health_format import format_health
-from airflow_provider_rtp.iceberg.health_read import check_table_identifier, read_table_health
+from airflow_provider_rtp.iceberg.health_read import check_table_identifier
 from airflow_provider_rtp.iceberg.useless_deletes import UselessDeleteBudget
 
 __all__ = ["IcebergHealthReportOperator"]
@@ -92,9 +92,7 @@ class IcebergHealthReportOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         check_table_identifier(self.table)
         snapshot_id, orphans = self._snapshot_id(), self._orphans()
-        table = IcebergHook(self.iceberg_conn_id).load_table(self.table)
-        health = read_table_health(
-            table,
+        health = IcebergHook(self.iceberg_conn_id).table_health(
             self.table,
             snapshot_id=snapshot_id,
             small_file_bytes=self.small_file_bytes,
