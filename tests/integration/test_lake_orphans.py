@@ -109,74 +109,78 @@ def _running() -> tuple[list[str], timedelta]:
         return writer_state(rest)
 
 
-def test_dry_run_lists_and_real_mode_deletes_only_old_planted_orphans(writer: Writer) -> None:
-    op = "c" * 32
-    old_orphan = _plant(writer.root / "data" / f"planted-{uuid.uuid4().hex}.parquet", OLD, 100)
-    young_orphan = _plant(writer.root / "data" / f"planted-young-{uuid.uuid4().hex}.parquet", 60)
-    running_manifest = _plant(writer.root / "metadata" / f"{writer.job_id}-{op}-00000-0-1-00001.avro", OLD)
-    ended_manifest = _plant(
-        writer.root / "metadata" / f"{uuid.uuid4().hex}-{op}-00000-0-1-00001.avro", OLD, 50
-    )
-    table = catalog().load_table(writer.table)
-    live = Path(normalize(next(iter(table.scan().plan_files())).file.file_path))
-    os.utime(live, (time.time() - OLD, time.time() - OLD))  # old but reachable: never an orphan
-    running, floor = _running()
-    assert writer.job_id in running and floor >= timedelta(seconds=9)
-    policy = OrphanPolicy(min_age=timedelta(days=3), writer_floor=floor)
-    planted = {str(old_orphan), str(ended_manifest)}
+class TestLakeOrphans:
+    """One unit of work: the tests run in order in one process, beside one private writer."""
 
-    dry = delete_orphan_files(catalog(), writer.table, policy, running_jobs=running, dry_run=True)
+    def test_dry_run_lists_and_real_mode_deletes_only_old_planted_orphans(self, writer: Writer) -> None:
+        op = "c" * 32
+        old_orphan = _plant(writer.root / "data" / f"planted-{uuid.uuid4().hex}.parquet", OLD, 100)
+        young_orphan = _plant(writer.root / "data" / f"planted-young-{uuid.uuid4().hex}.parquet", 60)
+        running_manifest = _plant(
+            writer.root / "metadata" / f"{writer.job_id}-{op}-00000-0-1-00001.avro", OLD
+        )
+        ended_manifest = _plant(
+            writer.root / "metadata" / f"{uuid.uuid4().hex}-{op}-00000-0-1-00001.avro", OLD, 50
+        )
+        table = catalog().load_table(writer.table)
+        live = Path(normalize(next(iter(table.scan().plan_files())).file.file_path))
+        os.utime(live, (time.time() - OLD, time.time() - OLD))  # old but reachable: never an orphan
+        running, floor = _running()
+        assert writer.job_id in running and floor >= timedelta(seconds=9)
+        policy = OrphanPolicy(min_age=timedelta(days=3), writer_floor=floor)
+        planted = {str(old_orphan), str(ended_manifest)}
 
-    assert {f.path for f in dry.plan.orphans} == planted
-    assert dry.plan.total_bytes == 150
-    assert str(running_manifest) in dry.plan.flink_state
-    assert dry.deleted == () and old_orphan.exists() and ended_manifest.exists()
+        dry = delete_orphan_files(catalog(), writer.table, policy, running_jobs=running, dry_run=True)
 
-    before = catalog().load_table(writer.table)
-    rows_before = before.scan().to_arrow().num_rows
-    real = delete_orphan_files(catalog(), writer.table, policy, running_jobs=running, dry_run=False)
+        assert {f.path for f in dry.plan.orphans} == planted
+        assert dry.plan.total_bytes == 150
+        assert str(running_manifest) in dry.plan.flink_state
+        assert dry.deleted == () and old_orphan.exists() and ended_manifest.exists()
 
-    assert set(real.deleted) == planted and real.failed == ()
-    assert not old_orphan.exists() and not ended_manifest.exists()
-    assert young_orphan.exists() and running_manifest.exists() and live.exists()
-    _await_snapshots(writer.table, len(before.metadata.snapshots) + 2)  # the writer commits on
-    # Every file the table reaches still reads (a deleted one would fail the scan), and rows only grow.
-    assert catalog().load_table(writer.table).scan().to_arrow().num_rows >= rows_before > 0
+        before = catalog().load_table(writer.table)
+        rows_before = before.scan().to_arrow().num_rows
+        real = delete_orphan_files(catalog(), writer.table, policy, running_jobs=running, dry_run=False)
 
+        assert set(real.deleted) == planted and real.failed == ()
+        assert not old_orphan.exists() and not ended_manifest.exists()
+        assert young_orphan.exists() and running_manifest.exists() and live.exists()
+        _await_snapshots(writer.table, len(before.metadata.snapshots) + 2)  # the writer commits on
+        # Every file the table reaches still reads (a deleted one would fail the scan), and rows only grow.
+        assert catalog().load_table(writer.table).scan().to_arrow().num_rows >= rows_before > 0
 
-def test_unknown_running_jobs_keep_every_temporary_manifest(writer: Writer) -> None:
-    ended = _plant(writer.root / "metadata" / f"{uuid.uuid4().hex}-{'d' * 32}-00000-0-1-00001.avro", OLD)
-    dry = delete_orphan_files(
-        catalog(), writer.table, OrphanPolicy(min_age=timedelta(days=3)), running_jobs=None, dry_run=True
-    )
-    assert str(ended) in dry.plan.flink_state
-    assert str(ended) not in {f.path for f in dry.plan.orphans}
-    ended.unlink()
+    def test_unknown_running_jobs_keep_every_temporary_manifest(self, writer: Writer) -> None:
+        ended = _plant(writer.root / "metadata" / f"{uuid.uuid4().hex}-{'d' * 32}-00000-0-1-00001.avro", OLD)
+        dry = delete_orphan_files(
+            catalog(), writer.table, OrphanPolicy(min_age=timedelta(days=3)), running_jobs=None, dry_run=True
+        )
+        assert str(ended) in dry.plan.flink_state
+        assert str(ended) not in {f.path for f in dry.plan.orphans}
+        ended.unlink()
 
+    def test_operator_dry_run_pushes_the_list_and_total_bytes(self, writer: Writer) -> None:
+        orphan = _plant(writer.root / "data" / f"planted-op-{uuid.uuid4().hex}.parquet", OLD, 77)
+        op = IcebergDeleteOrphanFilesOperator(task_id="orphans", table=writer.table, rtp_conn_id=None)
+        op.hook = IcebergHook(connection=connections()["iceberg_default"])
 
-def test_operator_dry_run_pushes_the_list_and_total_bytes(writer: Writer) -> None:
-    orphan = _plant(writer.root / "data" / f"planted-op-{uuid.uuid4().hex}.parquet", OLD, 77)
-    op = IcebergDeleteOrphanFilesOperator(task_id="orphans", table=writer.table, rtp_conn_id=None)
-    op.hook = IcebergHook(connection=connections()["iceberg_default"])
+        out = op.execute({})
 
-    out = op.execute({})
+        assert out["dry_run"] is True
+        assert str(orphan) in out["orphans"] and out["total_bytes"] >= 77
+        assert orphan.exists()
+        orphan.unlink()
 
-    assert out["dry_run"] is True
-    assert str(orphan) in out["orphans"] and out["total_bytes"] >= 77
-    assert orphan.exists()
-    orphan.unlink()
-
-
-def test_bad_input_deletes_nothing(writer: Writer) -> None:
-    orphan = _plant(writer.root / "data" / f"planted-bad-{uuid.uuid4().hex}.parquet", OLD)
-    _, floor = _running()
-    with pytest.raises(InvalidInputError, match="non-negative"):
-        OrphanPolicy(min_age=timedelta(hours=-1))
-    with pytest.raises(InvalidInputError, match="below the floor"):
-        OrphanPolicy(min_age=timedelta(minutes=10), writer_floor=floor)
-    with pytest.raises(InvalidInputError, match="below the floor"):
-        OrphanPolicy(min_age=timedelta(hours=2), writer_floor=timedelta(hours=3))
-    with pytest.raises(IcebergError, match="does not exist"):
-        delete_orphan_files(catalog(), f"{writer.table}_nope", OrphanPolicy(), running_jobs=[], dry_run=False)
-    assert orphan.exists()
-    orphan.unlink()
+    def test_bad_input_deletes_nothing(self, writer: Writer) -> None:
+        orphan = _plant(writer.root / "data" / f"planted-bad-{uuid.uuid4().hex}.parquet", OLD)
+        _, floor = _running()
+        with pytest.raises(InvalidInputError, match="non-negative"):
+            OrphanPolicy(min_age=timedelta(hours=-1))
+        with pytest.raises(InvalidInputError, match="below the floor"):
+            OrphanPolicy(min_age=timedelta(minutes=10), writer_floor=floor)
+        with pytest.raises(InvalidInputError, match="below the floor"):
+            OrphanPolicy(min_age=timedelta(hours=2), writer_floor=timedelta(hours=3))
+        with pytest.raises(IcebergError, match="does not exist"):
+            delete_orphan_files(
+                catalog(), f"{writer.table}_nope", OrphanPolicy(), running_jobs=[], dry_run=False
+            )
+        assert orphan.exists()
+        orphan.unlink()
