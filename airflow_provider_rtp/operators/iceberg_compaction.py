@@ -29,6 +29,7 @@ from airflow_provider_rtp.triggers.flink import FlinkJobTrigger, job_event_resul
 __all__ = ["IcebergCompactOperator"]
 
 _STATE_KEY = "compaction_job_id"
+_WAIT_KEY = "compaction_wait"
 
 
 class IcebergCompactOperator(BaseOperator):
@@ -170,6 +171,8 @@ class IcebergCompactOperator(BaseOperator):
     def _wait(self, context: Any, job_id: str, attempt: int) -> dict[str, Any]:
         while True:
             if self.deferrable:
+                # Kept in XCom, not in defer kwargs: `dag.test` resumes a task with the event alone.
+                context["ti"].xcom_push(key=_WAIT_KEY, value={"job_id": job_id, "attempt": attempt})
                 self.defer(
                     trigger=FlinkJobTrigger(
                         job_id=job_id,
@@ -178,7 +181,6 @@ class IcebergCompactOperator(BaseOperator):
                         rtp_conn_id=self.rtp_conn_id,
                     ),
                     method_name="execute_complete",
-                    kwargs={"job_id": job_id, "attempt": attempt},
                     timeout=timedelta(seconds=self.timeout),
                 )
             try:
@@ -194,10 +196,10 @@ class IcebergCompactOperator(BaseOperator):
                 continue
             return self._result(job_id, attempt)
 
-    def execute_complete(
-        self, context: Any, event: dict[str, Any] | None = None, *, job_id: str, attempt: int = 1
-    ) -> dict[str, Any]:
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resumed from the triggerer: the job finished, or failed (maybe a conflict to run again)."""
+        waited = context["ti"].xcom_pull(task_ids=self.task_id, key=_WAIT_KEY) or {}
+        job_id, attempt = str(waited.get("job_id", "")), int(waited.get("attempt", 1))
         try:
             try:
                 job_event_result(event)

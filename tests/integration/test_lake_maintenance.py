@@ -130,3 +130,44 @@ def test_compaction_beside_both_running_writers(pipeline: PrivatePipeline, hook:
         for job in tables.values():
             assert job and str(rest.job_state(job)) == "RUNNING"
     assert {job: failed_checkpoints(pipeline, job) for job in failed} == failed
+
+
+EXAMPLE = Path(__file__).parents[2] / "dags_examples" / "rtp_lake_maintenance.py"
+
+
+def test_example_maintenance_dag_compacts_what_the_report_names(
+    pipeline: PrivatePipeline, hook: IcebergHook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    declared = tmp_path / "pipelines.yaml"
+    entry = "    topics: [{t}]\n    group: {g}\n    ingestion_job: {j}\n"
+    declared.write_text(
+        "pipelines:\n"
+        + f"  {pipeline.table}:\n"
+        + entry.format(t=pipeline.topic, g=pipeline.group, j=pipeline.ingest_job)
+        + f"  {pipeline.mirror_table}:\n"
+        + entry.format(t=pipeline.topic, g=pipeline.mirror_group, j=pipeline.mirror_job)
+    )
+    monkeypatch.setenv("AIRFLOW__RTP__PIPELINES_FILE", str(declared))
+    monkeypatch.setenv("AIRFLOW__RTP__MAINTENANCE_JAR", str(maintenance_jar()))
+    writer = ChangeWriter(pipeline, rate=25).start()
+    try:
+        time.sleep(12)  # a few checkpoints' worth of new files and deletes in every partition
+    finally:
+        writer.stop()
+
+    # Quiet time 0: every partition with deletes or small files is due.
+    ok, log = run_dag(EXAMPLE, "rtp_lake_maintenance", {"min_quiet_minutes": 0}, timeout=900)
+    assert ok, log[-5000:]
+    for table in (pipeline.table, pipeline.mirror_table):
+        group = table.replace(".", "_")
+        before = returned("rtp_lake_maintenance", log, f"{group}.report")
+        compact = next(v for v in before["verdicts"] if v["action"] == "compact")
+        assert compact["due"] and compact["partitions"], compact
+        result = returned("rtp_lake_maintenance", log, f"{group}.compact")
+        assert sorted(result["partitions"]) == sorted(compact["partitions"]), result
+        after = returned("rtp_lake_maintenance", log, f"{group}.report_after")
+
+        def deletes(report: dict) -> int:
+            return sum(p["equality_delete_files"] + p["position_delete_files"] for p in report["partitions"])
+
+        assert deletes(after) < deletes(before), (table, deletes(before), deletes(after))
