@@ -53,11 +53,16 @@ class DecisionStore:
     Works where the task SDK talks to a supervisor: in a task and in the triggerer.
     """
 
-    def __init__(self, asset_name: str) -> None:
-        from airflow.sdk.execution_time.context import AssetStateStoreAccessor
-
+    def __init__(self, asset_name: str | None = None, *, accessor: Any = None) -> None:
+        """The store of ``asset_name``, or over an accessor given (an AssetWatcher's trigger gets one)."""
         self.asset_name = asset_name
-        self._accessor = AssetStateStoreAccessor(name=asset_name)
+        if accessor is None:
+            from airflow.sdk.execution_time.context import AssetStateStoreAccessor
+
+            if not asset_name:
+                raise InvalidInputError("DecisionStore needs an asset name or an accessor")
+            accessor = AssetStateStoreAccessor(name=asset_name)
+        self._accessor = accessor
 
     @staticmethod
     def key(window: Window) -> str:

@@ -166,12 +166,17 @@ class TableSnapshots:
     :param current_snapshot_id: the head of ``main``; ``None`` for a table never written.
     :param snapshots: every retained snapshot, in any order (see also :meth:`from_columns`).
     :param properties: table properties (for ``flink.max-continuous-empty-commits``).
+    :param first_snapshot_retained: whether the table's first snapshot (sequence number 1) is
+        still in the log; ``None`` when unknown (format v1). An expiry that clears the parent id
+        of the oldest snapshot it keeps (pyiceberg's does; Java's keeps it) leaves main's history
+        looking complete: a first snapshot that is gone tells it was truncated all the same.
     """
 
     table: str
     current_snapshot_id: int | None
     snapshots: Sequence[SnapshotObservation]
     properties: Mapping[str, str] = field(default_factory=dict)
+    first_snapshot_retained: bool | None = None
 
     @classmethod
     def from_columns(
@@ -180,9 +185,12 @@ class TableSnapshots:
         current_snapshot_id: int | None,
         columns: SnapshotColumns,
         properties: Mapping[str, str] | None = None,
+        first_snapshot_retained: bool | None = None,
     ) -> TableSnapshots:
         """A log read column by column: snapshot objects are built only for those read one by one."""
-        return cls(table, current_snapshot_id, _LazySnapshots(columns), properties or {})
+        return cls(
+            table, current_snapshot_id, _LazySnapshots(columns), properties or {}, first_snapshot_retained
+        )
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -258,9 +266,11 @@ class TableSnapshots:
 
     @property
     def history_truncated(self) -> bool:
-        """Whether main's oldest retained ancestor has an expired parent."""
+        """Whether main's oldest retained ancestor has an expired parent (named, or cleared)."""
         chain = self._ancestry
-        return bool(chain) and self.columns.parent_ids[chain[0]] is not None
+        if not chain:
+            return False
+        return self.columns.parent_ids[chain[0]] is not None or self.first_snapshot_retained is False
 
     @property
     def max_continuous_empty_commits(self) -> int | None:

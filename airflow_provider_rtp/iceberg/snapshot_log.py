@@ -35,7 +35,7 @@ from airflow_provider_rtp.completeness.snapshots import (
 from airflow_provider_rtp.exceptions import IcebergError, InvalidInputError
 from airflow_provider_rtp.iceberg.locations import is_metadata_location
 
-__all__ = ["observe_table", "read_snapshot_log", "table_snapshots_from_metadata"]
+__all__ = ["first_snapshot_retained", "observe_table", "read_snapshot_log", "table_snapshots_from_metadata"]
 
 # One parsed version per table, bounded by the number of tables.
 _CACHE_LOCK = threading.Lock()
@@ -56,6 +56,7 @@ class _Snapshot(msgspec.Struct, gc=False):
     snapshot_id: int = msgspec.field(name="snapshot-id")
     timestamp_ms: int = msgspec.field(name="timestamp-ms")
     parent_id: int | None = msgspec.field(default=None, name="parent-snapshot-id")
+    sequence_number: int | None = msgspec.field(default=None, name="sequence-number")
     summary: _Summary | None = None
 
 
@@ -92,9 +93,21 @@ def table_snapshots_from_metadata(raw: bytes | str, name: str) -> tuple[str | No
     )
     current = meta.current_snapshot_id
     table = TableSnapshots.from_columns(
-        name, None if current == -1 else current, columns, meta.properties or {}
+        name,
+        None if current == -1 else current,
+        columns,
+        meta.properties or {},
+        first_snapshot_retained([s.sequence_number for s in snaps]),
     )
     return meta.table_uuid, table
+
+
+def first_snapshot_retained(sequence_numbers: list[int | None]) -> bool | None:
+    """Whether the table's first snapshot is in the log: in format v2 it has sequence number 1
+    (0 for snapshots of a table upgraded from v1); unknown when a snapshot carries none (v1)."""
+    if not sequence_numbers or any(n is None for n in sequence_numbers):
+        return None
+    return min(n for n in sequence_numbers if n is not None) <= 1
 
 
 def read_snapshot_log(catalog: Any, identifier: str) -> TableSnapshots:
@@ -147,6 +160,9 @@ def observe_table(table: Any, name: str) -> TableSnapshots:
         current_snapshot_id=meta.current_snapshot_id,
         snapshots=tuple(snaps),
         properties=dict(meta.properties),
+        first_snapshot_retained=first_snapshot_retained(
+            [s.sequence_number for s in meta.snapshots] if meta.format_version >= 2 else []
+        ),
     )
 
 

@@ -153,18 +153,18 @@ class IngestionCompleteEventTrigger(BaseEventTrigger):
             },
         )
 
-    def _accessor(self) -> Any:
+    def _store(self) -> DecisionStore:
         if self.asset_name:
-            return DecisionStore(self.asset_name)._accessor
+            return DecisionStore(self.asset_name)
         if self.asset_state_store is None:
             raise CompletenessError(
                 "no asset state store: pass asset_name or use the trigger in an AssetWatcher"
             )
-        return self.asset_state_store
+        return DecisionStore(accessor=self.asset_state_store)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         check = CompletenessCheck.from_dict(self.check)
-        state = self._accessor()
+        store = self._store()
         first = parse_utc(self.start, "start")
         assert first is not None
         every = timedelta(seconds=self.every)
@@ -173,7 +173,7 @@ class IngestionCompleteEventTrigger(BaseEventTrigger):
         clients = await _clients(check)
         try:
             while True:
-                stored = await state.aget(f"{prefix}/next_start")
+                stored = await store.aget_value(f"{prefix}/next_start")
                 start = parse_utc(stored, "next_start") if stored else first
                 assert start is not None
                 window = Window(start, start + every)
@@ -182,9 +182,8 @@ class IngestionCompleteEventTrigger(BaseEventTrigger):
                 if now < due:  # nothing can be complete before the target passes
                     await asyncio.sleep(min((due - now).total_seconds(), self.poke_interval))
                     continue
-                decision_key = DecisionStore.key(window)
                 try:
-                    result = await _evaluate(check, window, clients, await state.aget(decision_key))
+                    result = await _evaluate(check, window, clients, await store.aget(window))
                 except (CompletenessError, RtpError, ValueError) as exc:
                     # Bad input does not heal; a watcher cannot fail a task, so it says so and retries slowly.
                     self.log.error("%s: %s", window.label(), exc)
@@ -195,10 +194,11 @@ class IngestionCompleteEventTrigger(BaseEventTrigger):
                     await asyncio.sleep(self.poke_interval)
                     continue
                 if result.decision is not None:
-                    await state.aset(decision_key, result.stored())
+                    # Through the store: its decision index keeps the snapshot from expiry.
+                    await store.aput(window, result.stored())
                 yield TriggerEvent(_payload(result))
                 await asyncio.sleep(_EVENT_FLUSH_DELAY)
-                await state.aset(f"{prefix}/next_start", to_iso(window.end))
+                await store.aset_value(f"{prefix}/next_start", to_iso(window.end))
         finally:
             await _release(check, clients)
 

@@ -136,3 +136,20 @@ def test_snapshot_summary_is_frozen() -> None:
     s = snap(1, None, 5)
     with pytest.raises(TypeError):
         s.summary["flink.job-id"] = "x"  # type: ignore[index]
+
+
+def test_a_cleared_parent_with_the_first_snapshot_gone_is_a_truncated_history() -> None:
+    # pyiceberg's expiry clears the parent of the oldest snapshot it keeps.
+    kept = chain(1, 2, 3, 4)[2:]
+    root = SnapshotObservation(
+        kept[0].snapshot_id, None, kept[0].timestamp_ms, kept[0].operation, kept[0].summary
+    )
+    log = (root, *kept[1:])
+    gone = TableSnapshots("t.t", 4, log, first_snapshot_retained=False)
+    assert gone.history_truncated
+    res = resolve_snapshot(gone, 2)
+    assert (res.snapshot_id, res.expired, res.proven_descendant) == (4, True, False)
+    # The same log with the first snapshot known to be there is a complete history (re-created).
+    assert not TableSnapshots("t.t", 4, log, first_snapshot_retained=True).history_truncated
+    with pytest.raises(MalformedObservationError, match="rolled back or re-created"):
+        resolve_snapshot(TableSnapshots("t.t", 4, log, first_snapshot_retained=True), 2)

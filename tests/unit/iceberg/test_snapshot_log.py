@@ -127,3 +127,15 @@ def test_a_summary_value_that_is_not_a_string_is_named() -> None:
 def test_not_an_object_is_named() -> None:
     with pytest.raises(IcebergError, match=r"ods\.t"):
         table_snapshots_from_metadata(b"[1, 2]", "ods.t")
+
+
+def test_an_expiry_that_cleared_the_oldest_parent_still_reads_as_truncated() -> None:
+    meta = _metadata(6)
+    meta["snapshots"] = meta["snapshots"][3:]
+    meta["snapshots"][0].pop("parent-snapshot-id")  # what pyiceberg's snapshot removal writes
+    raw = json.dumps(meta).encode()
+    _, fast = table_snapshots_from_metadata(raw, "ods.t")
+    assert fast == observe_table(_Table(raw), "ods.t")
+    assert fast.first_snapshot_retained is False and fast.history_truncated
+    _, whole = table_snapshots_from_metadata(json.dumps(_metadata(6)).encode(), "ods.t")
+    assert whole.first_snapshot_retained is True and not whole.history_truncated
