@@ -41,6 +41,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # The modules whose tests take minutes (windows, checkpoints, task runs), longest first.
 LONG_MODULES = (
+    "test_lake_maintenance.py",
     "test_completeness_faults.py",
     "test_ingestion_sensor.py",
     "test_flink_lifecycle.py",
@@ -49,6 +50,9 @@ LONG_MODULES = (
     "test_cdc.py",
     "test_ingestion_triggers.py",
     "test_flink_bad_input.py",
+    "test_lake_expiry.py",
+    "test_lake_truth.py",
+    "test_lake_health.py",
 )
 
 
@@ -60,7 +64,8 @@ def _rank(item: pytest.Item) -> int:
 # Parallel runs (pytest-xdist, see ./dev test): a test class is one unit of work (its tests
 # run in order in one process, e.g. on one private pipeline), so is a module listed here
 # (its tests share a module fixture); every other test is a unit of its own.
-ONE_UNIT_MODULES = ("test_cdc.py",)
+# test_lake_maintenance's steps build on each other; the lake modules share one private pipeline.
+ONE_UNIT_MODULES = ("test_cdc.py", "test_lake_maintenance.py", "test_lake_expiry.py", "test_lake_orphans.py")
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:

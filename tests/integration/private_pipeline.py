@@ -115,6 +115,11 @@ class PrivatePipeline:
     def state_dir(self) -> Path:
         return Path(stack_env()["RTP_STATE"]) / "data" / "it-pipelines" / self.tag
 
+    def checkpoint_root(self, sql_file: Path | None = None) -> Path:
+        """Where a job of this pipeline keeps its checkpoints: the CDC job's without a file,
+        else the SQL job's, named after its file (one folder per job, under the job id)."""
+        return self.state_dir() / "checkpoints" / (sql_file.stem if sql_file else "cdc")
+
     def _cdc_jar(self) -> Path:
         """The CDC jar under this pipeline's own name: an upload is found again by name and
         checksum, so pipelines starting side by side never delete each other's upload."""
@@ -204,7 +209,7 @@ class PrivatePipeline:
             "--bootstrap-servers", kafka_bootstrap(), "--topic", self.topic,
             "--heartbeat-topic", self.heartbeat_topic, "--transactional-id-prefix", self.cdc_job,
             "--transaction-timeout-ms", "600000", "--checkpoint-interval-ms", "2000",
-            "--checkpoint-dir", f"file://{self.state_dir()}/checkpoints/cdc",
+            "--checkpoint-dir", f"file://{self.checkpoint_root()}",
         ]  # fmt: skip
         with self.rest() as rest:
             jar_id, _ = rest.upload_jar(self._cdc_jar())
@@ -222,7 +227,7 @@ class PrivatePipeline:
         """The file's statements with the stack's values filled in and the shared names renamed."""
         env = stack_env()
         values = {
-            "CHECKPOINT_DIR": f"file://{self.state_dir()}/checkpoints/{sql_file.stem}",
+            "CHECKPOINT_DIR": f"file://{self.checkpoint_root(sql_file)}",
             "CATALOG_URI": f"jdbc:postgresql://{host()}:{port('POSTGRES_PORT')}/{env['POSTGRES_CATALOG_DB']}",
             "CATALOG_USER": env["POSTGRES_USER"],
             "CATALOG_PASSWORD": env["POSTGRES_PASSWORD"],

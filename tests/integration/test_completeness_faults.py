@@ -31,7 +31,7 @@ from confluent_kafka.admin import AdminClient, NewPartitions
 from airflow_provider_rtp.completeness import Policy, Verdict, Window
 from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck, run_check
 from airflow_provider_rtp.hooks.completeness import CheckClients
-from tests.integration.private_pipeline import PrivatePipeline
+from tests.integration.private_pipeline import SQL_FILE, PrivatePipeline
 from tests.stack import REPO, flink_rest_url, host, kafka_bootstrap, port, sql_gateway_url, stack_env
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -264,7 +264,7 @@ class TestIngestionJobFaults:
 
     def test_checkpoints_failing(self, pp: PrivatePipeline) -> None:
         job = pp.ingest_job_id
-        job_dir = pp.state_dir() / "checkpoints" / "ingest" / job
+        job_dir = pp.checkpoint_root(SQL_FILE) / job
         aside = job_dir.with_name(job + ".aside")
 
         def break_checkpoints() -> None:

@@ -6,22 +6,32 @@ build on each other, in order, and never touch the shared reference tables.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pyiceberg.manifest import DataFileContent
 
+from airflow_provider_rtp.completeness import Pipeline, Verdict, Window
 from airflow_provider_rtp.hooks.iceberg import IcebergHook
+from airflow_provider_rtp.iceberg.expiry import ExpiryPolicy
 from airflow_provider_rtp.iceberg.health_read import partition_path
+from airflow_provider_rtp.iceberg.maintenance import expire_snapshots
+from airflow_provider_rtp.iceberg.orphans import OrphanPolicy, delete_orphan_files
 from tests.integration.dagrun import returned, run_dag
 from tests.integration.lake_maintenance_fixture import ChangeWriter, maintenance_pipeline
-from tests.integration.private_pipeline import PrivatePipeline
+from tests.integration.lake_truth import assert_lake_matches_source
+from tests.integration.private_pipeline import MIRROR_SQL_FILE, SQL_FILE, PrivatePipeline
 from tests.integration.test_completeness_faults import connections
+from tests.integration.test_lake_truth import wait_complete
 from tests.stack import stack_env
 
 DAGS = Path(__file__).parent / "dags" / "rtp_it_lake.py"
@@ -130,6 +140,79 @@ def test_compaction_beside_both_running_writers(pipeline: PrivatePipeline, hook:
         for job in tables.values():
             assert job and str(rest.job_state(job)) == "RUNNING"
     assert {job: failed_checkpoints(pipeline, job) for job in failed} == failed
+
+
+def _mirror_pipeline(pp: PrivatePipeline) -> Pipeline:
+    return dataclasses.replace(
+        pp.pipeline(), table=pp.mirror_table, group=pp.mirror_group, ingestion_job=pp.mirror_job
+    )
+
+
+def _assert_truth(pp: PrivatePipeline, step: str) -> None:
+    """Once the minute of the source's last change is complete in both tables, each equals the source."""
+    # A window ending just after the last change: complete once it is committed, no minute to wait.
+    end = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=2)
+    window = Window(end - timedelta(minutes=1), end)
+    for declared in (pp.pipeline(), _mirror_pipeline(pp)):
+        wait = (end - datetime.now(tz=UTC)).total_seconds() + 120
+        decision = wait_complete(declared, window, timeout=wait)
+        assert decision.verdict is Verdict.COMPLETE, f"{step}: {decision.report()}"
+        report = assert_lake_matches_source(declared.table, timeout=30, database=pp.database)
+        assert report.source_count > 0, step
+
+
+def _newest_checkpoint(pp: PrivatePipeline, job_id: str, sql_file: Path) -> str:
+    found = sorted(
+        (pp.checkpoint_root(sql_file) / job_id).glob("chk-*/_metadata"),
+        key=lambda p: int(p.parent.name.removeprefix("chk-")),
+    )
+    assert found, f"no retained checkpoint of {job_id}"
+    return f"file://{found[-1].parent}"
+
+
+def test_nothing_lost_nor_duplicated_through_compaction_expiry_cleanup_and_restart(
+    pipeline: PrivatePipeline, hook: IcebergHook
+) -> None:
+    # After the compaction above (the source is quiet again).
+    _assert_truth(pipeline, "after compaction")
+
+    tables = (pipeline.table, pipeline.mirror_table)
+    for table in tables:
+        result = expire_snapshots(
+            hook.catalog, table, ExpiryPolicy(older_than=timedelta(seconds=20), retain_last=3)
+        )
+        assert result.committed and result.plan.to_expire, result.to_dict()
+    _assert_truth(pipeline, "after expiry")
+
+    planted = []
+    for table in tables:
+        location = Path(hook.load_table(table).location().removeprefix("file:"))
+        orphan = location / "data" / f"planted-{uuid.uuid4().hex}.parquet"
+        orphan.write_bytes(b"not referenced by any snapshot")
+        old = time.time() - 2 * 3600
+        os.utime(orphan, (old, old))
+        planted.append(orphan)
+        with pipeline.rest() as rest:
+            running = [j.job_id for j in rest.list_jobs() if not j.state.is_terminal]
+        cleaned = delete_orphan_files(
+            hook.catalog, table, OrphanPolicy(min_age=timedelta(hours=1)), running_jobs=running, dry_run=False
+        )
+        assert str(orphan) in {p.removeprefix("file:") for p in cleaned.deleted}, cleaned.to_dict()
+    assert not any(p.exists() for p in planted)
+    _assert_truth(pipeline, "after orphan cleanup")
+
+    # Each ingestion job restarted from its newest retained checkpoint, after expiry ran: its
+    # committer must find its restore point and not commit that checkpoint's files again.
+    pipeline.change(2)
+    for attr, sql_file, start in (
+        ("ingest_job_id", SQL_FILE, pipeline.start_ingest),
+        ("mirror_job_id", MIRROR_SQL_FILE, pipeline.start_mirror),
+    ):
+        job_id = getattr(pipeline, attr)
+        pipeline.cancel(job_id)
+        start(_newest_checkpoint(pipeline, job_id, sql_file))
+    pipeline.change(2)
+    _assert_truth(pipeline, "after restarting both ingestion jobs")
 
 
 EXAMPLE = Path(__file__).parents[2] / "dags_examples" / "rtp_lake_maintenance.py"
