@@ -6,7 +6,7 @@
 FLINK_HOME="$RTP_CACHE/flink-$FLINK_VERSION"
 # The test suite runs side by side: the reference pipeline, private pipelines and
 # operator tests' jobs hold slots at once.
-FLINK_TM_SLOTS=16
+FLINK_TM_SLOTS=24
 FLINK_JM_CONF="$CONF_DIR/flink"      # JobManager and SQL Gateway
 FLINK_TM_CONF="$CONF_DIR/flink-tm"   # TaskManager: same, but reports metrics to the second InfluxDB
 FLINK_STATE="$DATA_DIR/flink"

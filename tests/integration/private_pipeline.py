@@ -9,6 +9,7 @@ Faults injected into it leave the shared reference pipeline alone.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import re
 import shutil
@@ -95,6 +96,12 @@ class PrivatePipeline:
             ingestion_job=self.ingest_job,
             cdc_job=self.cdc_job if with_cdc else None,
             heartbeat_topic=self.heartbeat_topic if with_cdc else None,
+        )
+
+    def mirror_pipeline(self) -> Pipeline:
+        """The upsert mirror's pipeline: the same topic and CDC job, its own group and job."""
+        return dataclasses.replace(
+            self.pipeline(), table=self.mirror_table, group=self.mirror_group, ingestion_job=self.mirror_job
         )
 
     # -- clients ---------------------------------------------------------

@@ -105,7 +105,7 @@ def test_consecutive_windows_complete_promptly_and_hold_their_rows(mariadb, tmp_
     """Happy path: each window completes within poke + 2 checkpoints after its target, with its rows."""
     # A task starts within seconds, on a busy machine within a minute: its window must still be open.
     t0 = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=30)
-    length = timedelta(seconds=45)
+    length = timedelta(seconds=30)
     windows = [(t0 + k * length, t0 + (k + 1) * length) for k in range(2)]
     # Both sensors start now, while their windows are open: they must wait, then complete.
     runs = [
@@ -206,7 +206,10 @@ class TestPastMinutes:
 
     def test_catchup_over_six_past_windows_completes_each_with_its_rows(self, mariadb) -> None:
         """Backfill: runs for six past minutes (data intervals) complete without waiting for new data."""
-        last = datetime.now(tz=UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+        # The newest window ended at least 40 s ago: its changes (plus the clock-skew margin) are
+        # past the CDC watermark by now, so no run has a reason to wait.
+        newest_end = (datetime.now(tz=UTC) - timedelta(seconds=40)).replace(second=0, microsecond=0)
+        last = newest_end - timedelta(minutes=1)
         for k in range(6, 0, -1):
             start = last - timedelta(minutes=k - 1)
             began = time.monotonic()

@@ -6,7 +6,6 @@ build on each other, in order, and never touch the shared reference tables.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 import uuid
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 from pyiceberg.manifest import DataFileContent
 
-from airflow_provider_rtp.completeness import Pipeline, Verdict, Window
+from airflow_provider_rtp.completeness import Verdict, Window
 from airflow_provider_rtp.hooks.iceberg import IcebergHook
 from airflow_provider_rtp.iceberg.expiry import ExpiryPolicy
 from airflow_provider_rtp.iceberg.health_read import partition_path
@@ -142,18 +141,12 @@ def test_compaction_beside_both_running_writers(pipeline: PrivatePipeline, hook:
     assert {job: failed_checkpoints(pipeline, job) for job in failed} == failed
 
 
-def _mirror_pipeline(pp: PrivatePipeline) -> Pipeline:
-    return dataclasses.replace(
-        pp.pipeline(), table=pp.mirror_table, group=pp.mirror_group, ingestion_job=pp.mirror_job
-    )
-
-
 def _assert_truth(pp: PrivatePipeline, step: str) -> None:
     """Once the minute of the source's last change is complete in both tables, each equals the source."""
     # A window ending just after the last change: complete once it is committed, no minute to wait.
     end = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=2)
     window = Window(end - timedelta(minutes=1), end)
-    for declared in (pp.pipeline(), _mirror_pipeline(pp)):
+    for declared in (pp.pipeline(), pp.mirror_pipeline()):
         wait = (end - datetime.now(tz=UTC)).total_seconds() + 120
         decision = wait_complete(declared, window, timeout=wait)
         assert decision.verdict is Verdict.COMPLETE, f"{step}: {decision.report()}"

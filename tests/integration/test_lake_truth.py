@@ -8,7 +8,6 @@ minute of the last change is in each table.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -105,10 +104,7 @@ def assert_both_tables_match(pp: PrivatePipeline) -> None:
     # A window ending just after the last change: complete once it is committed, no minute to wait.
     end = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=2)
     window = Window(end - timedelta(minutes=1), end)
-    mirror = dataclasses.replace(
-        pp.pipeline(), table=pp.mirror_table, group=pp.mirror_group, ingestion_job=pp.mirror_job
-    )
-    for pipeline in (pp.pipeline(), mirror):
+    for pipeline in (pp.pipeline(), pp.mirror_pipeline()):
         wait = (end - datetime.now(tz=UTC)).total_seconds() + 120
         decision = wait_complete(pipeline, window, timeout=wait)
         assert decision.verdict is Verdict.COMPLETE, decision.report()
