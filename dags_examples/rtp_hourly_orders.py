@@ -2,7 +2,7 @@
 
 1. ``rtp_orders_hourly``: a scheduled DAG (with catchup, so backfills work) whose
    first task is the completeness sensor for the run's hour; the batch task reads
-   the covering snapshot from XCom (``FOR VERSION AS OF``).
+   the hour as of the covering snapshot from XCom (``IcebergHook.read_window``).
 2. ``rtp_orders_daily_rollup``: runs per day once all of that day's hours were
    announced; the sensor's asset events carry the hour as ``partition_key`` and
    ``StartOfDayMapper`` maps them onto the day.
@@ -56,9 +56,28 @@ with DAG(
     )
 
     @task
-    def hourly_batch(decision: dict) -> str:
-        # Read exactly the data the decision covers, e.g. in Flink or Spark SQL:
-        return f"SELECT ... FROM lake.ods.orders FOR VERSION AS OF {decision['snapshot_id']}"
+    def hourly_batch(decision: dict) -> dict:
+        """The hour's orders as of the covering snapshot, never a later one (deletes applied)."""
+        from datetime import datetime
+
+        import pyarrow.compute as pc
+
+        from airflow_provider_rtp.hooks.iceberg import IcebergHook
+
+        window = decision["window"]
+        reader = IcebergHook().read_window(
+            "ods.orders",
+            snapshot_id=decision["snapshot_id"],
+            window=(datetime.fromisoformat(window["start"]), datetime.fromisoformat(window["end"])),
+            time_column="updated_at",
+            columns=["id", "amount", "status"],
+        )
+        orders, amount = 0, 0.0
+        for batch in reader:  # streamed: memory stays bounded whatever the hour's size
+            orders += batch.num_rows
+            amount += float(pc.sum(batch.column("amount")).as_py() or 0)
+        # The same read in Flink SQL: SELECT ... FROM lake.ods.orders FOR VERSION AS OF <snapshot_id>.
+        return {"window": window, "snapshot_id": decision["snapshot_id"], "orders": orders, "amount": amount}
 
     hourly_batch(hour_in_lake.output)
 

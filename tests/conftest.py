@@ -65,7 +65,13 @@ def _rank(item: pytest.Item) -> int:
 # run in order in one process, e.g. on one private pipeline), so is a module listed here
 # (its tests share a module fixture); every other test is a unit of its own.
 # test_lake_maintenance's steps build on each other; the lake modules share one private pipeline.
-ONE_UNIT_MODULES = ("test_cdc.py", "test_lake_maintenance.py", "test_lake_expiry.py", "test_lake_orphans.py")
+ONE_UNIT_MODULES = (
+    "test_cdc.py",
+    "test_lake_maintenance.py",
+    "test_lake_expiry.py",
+    "test_lake_orphans.py",
+    "test_lake_truth.py",
+)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
@@ -13,6 +15,7 @@ from airflow_provider_rtp.iceberg.health import TableHealth
 from airflow_provider_rtp.iceberg.health_read import check_table_identifier, read_table_health
 from airflow_provider_rtp.iceberg.locations import is_metadata_location, local_location
 from airflow_provider_rtp.iceberg.useless_deletes import UselessDeleteBudget
+from airflow_provider_rtp.iceberg.window_read import DEFAULT_BATCH_ROWS, Engine, Window, plan_read, read_plan
 
 __all__ = ["IcebergHook", "is_metadata_location"]
 
@@ -122,6 +125,52 @@ class IcebergHook(BaseHook):
             small_file_bytes=small_file_bytes,
             useless_budget=useless_budget,
         )
+
+    def read_window(
+        self,
+        identifier: str,
+        *,
+        snapshot_id: int | None = None,
+        tag: str | None = None,
+        window: Window | tuple[datetime, datetime] | None = None,
+        time_column: str | None = None,
+        row_filter: Any = None,
+        columns: Sequence[str] | None = None,
+        engine: Engine | str = Engine.AUTO,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+    ) -> Any:
+        """The rows of ``identifier`` as of one snapshot, deletes applied: a ``pyarrow.RecordBatchReader``.
+
+        :param snapshot_id: the snapshot to read (the sensor's covering snapshot); or
+        :param tag: a tag naming it (e.g. the hour tag). Exactly one of the two: the current
+            snapshot is never read by default.
+        :param window: ``(start, end)``, timezone-aware: rows whose ``time_column`` lies in
+            ``[start, end)``; or a :class:`~airflow_provider_rtp.iceberg.window_read.Window`.
+        :param row_filter: further rows to keep, in pyiceberg's expression language
+            (``"status = 'paid'"``) or as a pyiceberg expression.
+        :param columns: the columns to read (default: all of the snapshot's schema).
+        :param engine: ``auto`` (pyiceberg for a plan without delete files, else chdb), ``chdb``
+            or ``pyiceberg``; see ``docs/lake-read.md`` for the measurements behind the choice.
+        :param batch_rows: rows per record batch (memory is bounded by a few batches).
+        """
+        check_table_identifier(identifier)
+        if window is not None and not isinstance(window, Window):
+            if time_column is None:
+                raise InvalidInputError("a (start, end) window needs time_column, the column it bounds")
+            start, end = window
+            window = Window(start, end, time_column)
+        table = self.load_table(identifier)
+        plan = plan_read(
+            table,
+            identifier,
+            snapshot_id=snapshot_id,
+            tag=tag,
+            window=window,
+            row_filter=row_filter,
+            columns=columns,
+            engine=engine,
+        )
+        return read_plan(plan, table, batch_rows=batch_rows)
 
     def load_table_from_location(self, location: str) -> Any:
         """A table outside any catalog (Hadoop layout): its ``*.metadata.json``, or its directory.

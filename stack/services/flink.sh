@@ -107,6 +107,13 @@ web:
     dir: $FLINK_STATE/web-upload
 parallelism:
   default: 1
+# A job that lost its TaskManager or its Kafka broker tries again at most 5 s apart (Flink's
+# default backoff grows to a minute): a local stack that comes back is used at once.
+restart-strategy:
+  type: exponential-delay
+  exponential-delay:
+    initial-backoff: 1s
+    max-backoff: 5s
 state:
   checkpoints:
     num-retained: 3

@@ -140,6 +140,15 @@ def _close_runners() -> None:
             runner.close()
 
 
+def failure(log: str, *, lines: int = 80) -> str:
+    """What to show of a failed run: from the first error on (a failed task's traceback is
+    seldom in the last lines: later tasks keep logging), and the end of the log."""
+    text = log.splitlines()
+    first = next((i for i, line in enumerate(text) if "Traceback" in line or "[error" in line), None)
+    head = "\n".join(text[first : first + lines]) if first is not None else "(no error line)"
+    return f"{head}\n...\n{log[-2000:]}"
+
+
 def returned(dag_id: str, log: str, task_id: str | None = None) -> Any:
     """What the run's task returned (its ``return_value`` XCom)."""
     from airflow.models.xcom import XComModel

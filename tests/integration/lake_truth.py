@@ -27,7 +27,14 @@ from airflow_provider_rtp.hooks.iceberg import IcebergHook
 from tests.integration.conftest import connect_mariadb
 from tests.stack import host, port, sql_gateway_url, stack_env
 
-__all__ = ["TruthReport", "assert_lake_matches_source", "compare", "lake_rows", "source_rows"]
+__all__ = [
+    "TruthReport",
+    "assert_lake_matches_source",
+    "compare",
+    "lake_connection",
+    "lake_rows",
+    "source_rows",
+]
 
 COLUMNS = ("id", "customer_id", "amount", "status", "updated_at")
 # A plain row: (id, customer_id, amount as a canonical decimal string, status, updated_at in UTC ms).
@@ -39,7 +46,7 @@ _EXAMPLES = 5
 
 
 # -- reading both sides ----------------------------------------------------------
-def _lake_connection() -> Connection:
+def lake_connection() -> Connection:
     """The Iceberg connection ./dev gives Airflow (AIRFLOW_CONN_ICEBERG_DEFAULT), from the stack's values."""
     env = stack_env()
     return Connection(
@@ -60,11 +67,18 @@ def _lake_connection() -> Connection:
     )
 
 
-def lake_rows(table: str, *, timeout: float = 180.0) -> list[tuple[Any, ...]]:
-    """The current live rows of ``lake.<table>`` (``namespace.table``), as Flink returns them."""
-    conn = _lake_connection()
+def lake_rows(
+    table: str, *, timeout: float = 180.0, snapshot_id: int | None = None, where: str | None = None
+) -> list[tuple[Any, ...]]:
+    """The live rows of ``lake.<table>`` (``namespace.table``) as Flink returns them: current, or
+    as of ``snapshot_id``; ``where``: a Flink SQL condition."""
+    conn = lake_connection()
     ddl = IcebergHook(connection=conn).flink_catalog_ddl("lake")
     query = f"SELECT {', '.join(COLUMNS)} FROM lake.{table}"
+    if snapshot_id is not None:
+        query += f" /*+ OPTIONS('snapshot-id'='{int(snapshot_id)}') */"
+    if where is not None:
+        query += f" WHERE {where}"
     gateway = SqlGatewayClient(HttpSettings(sql_gateway_url()))
     try:
         props = {"execution.runtime-mode": "batch", "table.local-time-zone": "UTC"}

@@ -25,7 +25,7 @@ from airflow_provider_rtp.iceberg.expiry import ExpiryPolicy
 from airflow_provider_rtp.iceberg.health_read import partition_path
 from airflow_provider_rtp.iceberg.maintenance import expire_snapshots
 from airflow_provider_rtp.iceberg.orphans import OrphanPolicy, delete_orphan_files
-from tests.integration.dagrun import returned, run_dag
+from tests.integration.dagrun import failure, returned, run_dag
 from tests.integration.lake_maintenance_fixture import ChangeWriter, maintenance_pipeline
 from tests.integration.lake_truth import assert_lake_matches_source
 from tests.integration.private_pipeline import MIRROR_SQL_FILE, SQL_FILE, PrivatePipeline
@@ -233,7 +233,7 @@ def test_example_maintenance_dag_compacts_what_the_report_names(
 
     # Quiet time 0: every partition with deletes or small files is due.
     ok, log = run_dag(EXAMPLE, "rtp_lake_maintenance", {"min_quiet_minutes": 0}, timeout=900)
-    assert ok, log[-5000:]
+    assert ok, failure(log)
     for table in (pipeline.table, pipeline.mirror_table):
         group = table.replace(".", "_")
         before = returned("rtp_lake_maintenance", log, f"{group}.report")

@@ -717,7 +717,7 @@ def test_flink_processes_share_image_state_and_configuration() -> None:
         host = p["metrics.reporter.influxdb.host"]
         assert services()[host]["image"].startswith("influxdb:"), f"{name} reports to {host}"
         assert int(p["metrics.reporter.influxdb.port"]) in container_ports(host)
-    assert props["taskmanager"]["taskmanager.numberOfTaskSlots"] == "16"
+    assert props["taskmanager"]["taskmanager.numberOfTaskSlots"] == "24"
     # As in the native stack: JobManager metrics to shard 1, TaskManager metrics to shard 2.
     assert props["jobmanager"]["metrics.reporter.influxdb.host"] == "influxdb1"
     assert props["taskmanager"]["metrics.reporter.influxdb.host"] == "influxdb2"

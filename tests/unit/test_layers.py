@@ -169,8 +169,18 @@ def test_unit_tests_mirror_the_package() -> None:
     folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith("__")}
     assert folders <= {name for name in RANKS if name}, folders - set(RANKS)
     top = {p.name for p in tests.glob("test_*.py")}
-    repo_wide = {"test_layers.py", "test_lint.py", "test_provider_info.py", "test_docker_compose.py"}
+    repo_wide = {
+        "test_layers.py",
+        "test_lint.py",
+        "test_provider_info.py",
+        "test_docker_compose.py",
+        "test_dags_examples.py",
+    }
     assert top <= repo_wide, top - repo_wide
+
+
+# Extras that add a capability (not the test tools): a library they declare may be imported.
+FEATURE_EXTRAS = ("clickhouse", "lake-read")
 
 
 def test_every_imported_distribution_is_declared() -> None:
@@ -182,7 +192,8 @@ def test_every_imported_distribution_is_declared() -> None:
     project = tomllib.loads((ROOT.parent / "pyproject.toml").read_text())["project"]
     declared = {
         re.split(r"[\[<>=!~; ]", spec, maxsplit=1)[0].lower().replace("_", "-")
-        for spec in [*project["dependencies"], *project["optional-dependencies"]["clickhouse"]]
+        for extra in (project["dependencies"], *(project["optional-dependencies"][e] for e in FEATURE_EXTRAS))
+        for spec in extra
     }
     owners = packages_distributions()
     imported = set()
