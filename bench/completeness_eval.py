@@ -170,7 +170,19 @@ def catalog() -> SqlCatalog:
 class SyntheticTable:
     """A table whose metadata file is written here: n snapshots, then one more per ``commit()``."""
 
-    def __init__(self, cat: SqlCatalog, identifier: str, n: int, job_id: str, job_start_ms: int) -> None:
+    def __init__(
+        self,
+        cat: SqlCatalog,
+        identifier: str,
+        n: int,
+        job_id: str,
+        job_start_ms: int,
+        *,
+        old_step_ms: int = MINUTE_MS,
+        current: int | None = None,
+    ) -> None:
+        """``n - current`` snapshots of an earlier job, ``old_step_ms`` apart, end at the running
+        job's start; ``current`` (default three quarters of ``n``) are the running job's."""
         self.cat, self.identifier, self.job_id = cat, identifier, job_id
         table = cat.create_table(identifier, schema=pa.schema([pa.field("id", pa.int64())]))
         table.append(pa.table({"id": pa.array([1, 2, 3], pa.int64())}))  # one real manifest list
@@ -180,13 +192,13 @@ class SyntheticTable:
         template = self.meta["snapshots"][-1]
         self.manifest_list = template["manifest-list"]
         old_job = uuid.uuid4().hex
-        n_old = n // 4
+        n_old = n // 4 if current is None else n - current
         snaps: list[dict[str, Any]] = []
         parent = None
         now_ms = int(time.time() * 1000)
         for i in range(n):
-            if i < n_old:  # an earlier run of the ingestion, a commit a minute
-                job, checkpoint, ts = old_job, i + 1, job_start_ms - (n_old - i) * MINUTE_MS
+            if i < n_old:  # an earlier run of the ingestion
+                job, checkpoint, ts = old_job, i + 1, job_start_ms - (n_old - i) * old_step_ms
             else:  # this job's commits, after it started
                 job, checkpoint = job_id, i - n_old + 1
                 # Past the job's start and the policy's 1 s margin, even when built within a second of it.

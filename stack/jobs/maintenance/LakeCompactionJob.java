@@ -16,6 +16,7 @@ import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.util.InstantiationUtil;
+import org.apache.iceberg.BaseCombinedScanTask;
 import org.apache.iceberg.CatalogProperties;
 import org.apache.iceberg.CombinedScanTask;
 import org.apache.iceberg.DataFile;
@@ -35,7 +36,7 @@ import org.apache.iceberg.flink.FlinkCatalogFactory;
 import org.apache.iceberg.flink.TableLoader;
 import org.apache.iceberg.io.CloseableIterable;
 import org.apache.iceberg.util.PropertyUtil;
-import org.apache.iceberg.util.TableScanUtil;
+import org.apache.iceberg.util.BinPacking;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -235,10 +236,14 @@ public final class LakeCompactionJob {
                 plan.dataFiles.add(task.file().copy());
             }
             // Grouped per partition: a task never mixes partitions, so each writes files of one.
-            try (CloseableIterable<CombinedScanTask> combined =
-                    TableScanUtil.planTasks(
-                            CloseableIterable.withNoopClose(group), targetSize, (int) lookback, openCost)) {
-                combined.forEach(plan.tasks::add);
+            // Packed by data file size only: a read plan (TableScanUtil.planTasks) also charges
+            // an open cost per delete file a data file carries, so a partition with a hundred
+            // equality deletes would get a task, and an output file, per data file.
+            final long cost = openCost;
+            for (List<FileScanTask> bin :
+                    new BinPacking.ListPacker<FileScanTask>(targetSize, (int) lookback, false)
+                            .pack(group, t -> Math.max(t.file().fileSizeInBytes(), cost))) {
+                plan.tasks.add(new BaseCombinedScanTask(bin));
             }
         }
         deletes.values().forEach(plan.deleteFiles::addAll);
