@@ -35,6 +35,7 @@ RANKS = {
     "iceberg": 2,
     "cdc": 2,
     "monitoring": 2,
+    "clickhouse": 2,
     "evaluation": 3,
     "hooks": 4,
     "operators": 5,
