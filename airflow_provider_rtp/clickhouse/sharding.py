@@ -24,6 +24,7 @@ from typing import NamedTuple
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from airflow_provider_rtp.clickhouse.sql import quote_identifier
 from airflow_provider_rtp.clickhouse.topology import Cluster
 from airflow_provider_rtp.exceptions import InvalidInputError
 
@@ -162,16 +163,6 @@ def _arguments(tokens: list[_Token], open_at: int) -> tuple[list[list[_Token]], 
 
 
 # Backslash escapes for a backquoted name: no character of the name can end it.
-_NAME_ESCAPES = str.maketrans(
-    {"\\": "\\\\", "`": "\\`", "\0": "\\0", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
-)
-
-
-def quote_identifier(name: str) -> str:
-    """``name`` backquoted for ClickHouse SQL."""
-    return f"`{name.translate(_NAME_ESCAPES)}`"
-
-
 # --- the engine --------------------------------------------------------------------------
 
 

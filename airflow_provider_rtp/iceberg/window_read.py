@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from airflow_provider_rtp.clickhouse.sql import quote_identifier, quote_string
 from airflow_provider_rtp.exceptions import IcebergError, InvalidInputError
 from airflow_provider_rtp.iceberg.locations import local_location
 
@@ -35,7 +36,6 @@ __all__ = [
     "Window",
     "clickhouse_filter",
     "plan_read",
-    "quote_identifier",
     "read_plan",
     "resolve_snapshot_id",
 ]
@@ -135,15 +135,6 @@ def resolve_snapshot_id(metadata: Any, identifier: str, snapshot_id: int | None,
             "keep decided snapshots with an hour tag or the expiry's decision horizon"
         )
     return snapshot_id
-
-
-def quote_identifier(name: str) -> str:
-    """A ClickHouse identifier in backquotes, whatever characters the name holds."""
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
-
-
-def quote_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _literal_sql(field_type: Any, value: Any) -> str:

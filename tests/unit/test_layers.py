@@ -1,7 +1,7 @@
 """The package's layers: imports point one way only, and no module imports itself back.
 
     completeness                      pure decision core + the Pipeline declaration
-    flink kafka iceberg cdc monitoring one system each
+    flink kafka iceberg cdc monitoring clickhouse   one system each
     evaluation                        gathers observations and runs the core
     hooks                             Airflow connections -> configured clients
     operators sensors triggers assets links cli   wiring
@@ -50,6 +50,7 @@ SYSTEMS = {name for name, rank in RANKS.items() if rank == 2}
 SYSTEM_PEERS = {
     ("monitoring", "kafka"),  # the lag exporter turns Kafka lag into InfluxDB points
     ("monitoring", "iceberg"),  # a table's health report becomes InfluxDB points
+    ("iceberg", "clickhouse"),  # the chdb engine reads a window through ClickHouse SQL
 }
 
 

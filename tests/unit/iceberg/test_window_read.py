@@ -23,7 +23,6 @@ from airflow_provider_rtp.iceberg.window_read import (
     chdb_query,
     clickhouse_filter,
     plan_read,
-    quote_identifier,
     read_plan,
 )
 
@@ -183,11 +182,6 @@ def test_filter_renders_typed_literals_and_quoted_names() -> None:
     window = clickhouse_filter(bind(SCHEMA, WINDOW.expression(), case_sensitive=True))
     micros = int(T0.timestamp() * 1_000_000)
     assert f"`updated_at` >= fromUnixTimestamp64Micro(toInt64({micros}), 'UTC')" in window
-
-
-def test_hostile_identifier_stays_one_identifier() -> None:
-    assert quote_identifier("a` FROM system.users --") == "`a\\` FROM system.users --`"
-    assert quote_identifier("back\\`") == "`back\\\\\\``"
 
 
 def test_chdb_query_pins_snapshot_and_metadata_file(table: Any) -> None:
