@@ -79,7 +79,8 @@ class _Counts:
     eq_deletes: list[tuple[int, Any]] = field(default_factory=list)
 
 
-def _entries(table: Any, snapshot: Any) -> list[Any]:
+def live_entries(table: Any, snapshot: Any) -> list[Any]:
+    """The live manifest entries (data and delete files) of ``snapshot``, manifests read in parallel."""
     from pyiceberg.utils.concurrent import ExecutorFactory
 
     io = table.io
@@ -192,7 +193,7 @@ def read_table_health(
             raise InvalidInputError(f"table {name} has no snapshot {snapshot_id}")
     else:
         snapshot = table.current_snapshot()
-    by_path = _count(table, _entries(table, snapshot), small) if snapshot is not None else {}
+    by_path = _count(table, live_entries(table, snapshot), small) if snapshot is not None else {}
 
     useless: Mapping[str, int] | None = None
     note = "not computed (not asked)"

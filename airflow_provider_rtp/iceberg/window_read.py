@@ -28,7 +28,8 @@ from typing import Any
 
 from airflow_provider_rtp.clickhouse.sql import quote_identifier, quote_string
 from airflow_provider_rtp.exceptions import IcebergError, InvalidInputError
-from airflow_provider_rtp.iceberg.locations import local_location
+from airflow_provider_rtp.iceberg.files import normalize
+from airflow_provider_rtp.iceberg.health_read import live_entries
 
 __all__ = [
     "Engine",
@@ -243,8 +244,7 @@ def _filter(schema: Any, window: Window | None, row_filter: Any, identifier: str
 
     parts: list[Any] = []
     if window is not None:
-        field = schema.find_field(window.column) if window.column in schema.column_names else None
-        if field is None:
+        if window.column not in schema.column_names:
             raise InvalidInputError(
                 f"window column {window.column!r} is not a column of {identifier} "
                 f"(columns: {', '.join(schema.column_names)})"
@@ -305,15 +305,11 @@ def plan_read(
                 f"(columns: {', '.join(schema.column_names)})"
             )
     unbound, bound = _filter(schema, window, row_filter, identifier)
-    data_files = delete_files = 0
     from pyiceberg.manifest import DataFileContent
 
-    for manifest in snapshot.manifests(table.io):
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-            if entry.data_file.content == DataFileContent.DATA:
-                data_files += 1
-            else:
-                delete_files += 1
+    contents = [e.data_file.content for e in live_entries(table, snapshot)]
+    data_files = contents.count(DataFileContent.DATA)
+    delete_files = len(contents) - data_files
     if engine is Engine.AUTO:
         engine = Engine.PYICEBERG if delete_files == 0 else Engine.CHDB
     if engine is Engine.PYICEBERG and delete_files:
@@ -336,10 +332,8 @@ def plan_read(
 
 
 def _local_path(location: str) -> str | None:
-    location = local_location(location)
-    if location.startswith("file://"):
-        return location.removeprefix("file://")
-    return location if location.startswith("/") else None
+    path = normalize(location)  # file:/x, file:///x and /x alike; s3://b/k becomes b/k
+    return path if path.startswith("/") else None
 
 
 def chdb_query(plan: ReadPlan, batch_rows: int = DEFAULT_BATCH_ROWS) -> str:
