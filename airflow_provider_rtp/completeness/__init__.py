@@ -8,6 +8,7 @@ I/O that gathers :class:`Observations` differs.
 
 from __future__ import annotations
 
+from airflow_provider_rtp.completeness._time import parse_instant
 from airflow_provider_rtp.completeness.cdc_watermark import MetricWatermark, metric_watermark
 from airflow_provider_rtp.completeness.commit import (
     CheckpointCommitStage,
@@ -119,4 +120,5 @@ __all__ = [
     "decide",
     "load_pipelines",
     "metric_watermark",
+    "parse_instant",
 ]

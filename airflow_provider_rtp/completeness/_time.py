@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow_provider_rtp.completeness.errors import MalformedRecordError, NaiveDatetimeError
+from airflow_provider_rtp.completeness.errors import (
+    CompletenessError,
+    MalformedRecordError,
+    NaiveDatetimeError,
+)
 
 __all__ = [
     "ceil_epoch_ms",
     "fmt_clock",
     "fmt_duration",
+    "parse_instant",
     "parse_utc",
     "require_utc",
     "require_utc_or_none",
@@ -62,6 +67,20 @@ def parse_utc(value: Any, what: str) -> datetime | None:
     if parsed.tzinfo is None:
         raise MalformedRecordError(f"{what} {value!r} has no timezone; stored times end in 'Z'")
     return parsed.astimezone(UTC)
+
+
+def parse_instant(value: Any, what: str) -> datetime:
+    """An argument that names an instant (a datetime, or an ISO-8601 string as templates render
+    one) as a plain UTC datetime; a naive or unparsable one is refused, naming ``what``."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise CompletenessError(f"{what} is not an ISO-8601 time: {value!r}") from None
+    if not isinstance(value, datetime):
+        raise CompletenessError(f"{what} must be a datetime or an ISO-8601 string, got {value!r}")
+    # A plain UTC datetime, also for Airflow's pendulum instants.
+    return datetime.fromtimestamp(require_utc(value, what).timestamp(), tz=UTC)
 
 
 def fmt_duration(value: timedelta) -> str:

@@ -15,7 +15,14 @@ from airflow_provider_rtp.iceberg.health import TableHealth
 from airflow_provider_rtp.iceberg.health_read import check_table_identifier, read_table_health
 from airflow_provider_rtp.iceberg.locations import is_metadata_location, local_location
 from airflow_provider_rtp.iceberg.useless_deletes import UselessDeleteBudget
-from airflow_provider_rtp.iceberg.window_read import DEFAULT_BATCH_ROWS, Engine, Window, plan_read, read_plan
+from airflow_provider_rtp.iceberg.window_read import (
+    DEFAULT_BATCH_ROWS,
+    Engine,
+    ReadPlan,
+    Window,
+    plan_read,
+    read_plan,
+)
 
 __all__ = ["IcebergHook", "is_metadata_location"]
 
@@ -153,6 +160,45 @@ class IcebergHook(BaseHook):
             or ``pyiceberg``; see ``docs/lake-read.md`` for the measurements behind the choice.
         :param batch_rows: rows per record batch (memory is bounded by a few batches).
         """
+        plan, table = self._plan(
+            identifier, snapshot_id, tag, window, time_column, row_filter, columns, engine
+        )
+        return read_plan(plan, table, batch_rows=batch_rows)
+
+    def plan_window(
+        self,
+        identifier: str,
+        *,
+        snapshot_id: int | None = None,
+        tag: str | None = None,
+        window: Window | tuple[datetime, datetime] | None = None,
+        time_column: str | None = None,
+        row_filter: Any = None,
+        columns: Sequence[str] | None = None,
+        engine: Engine | str = Engine.AUTO,
+    ) -> ReadPlan:
+        """What :meth:`read_window` with these arguments would read (snapshot, columns and their
+        types, files, engine), every argument checked; :meth:`read_planned` reads it."""
+        return self._plan(identifier, snapshot_id, tag, window, time_column, row_filter, columns, engine)[0]
+
+    def read_planned(self, plan: ReadPlan, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> Any:
+        """The rows of a plan from :meth:`plan_window`, read from the metadata file it pinned."""
+        table = (
+            self.load_table_from_location(plan.metadata_location) if plan.engine is Engine.PYICEBERG else None
+        )
+        return read_plan(plan, table, batch_rows=batch_rows)
+
+    def _plan(
+        self,
+        identifier: str,
+        snapshot_id: int | None,
+        tag: str | None,
+        window: Window | tuple[datetime, datetime] | None,
+        time_column: str | None,
+        row_filter: Any,
+        columns: Sequence[str] | None,
+        engine: Engine | str,
+    ) -> tuple[ReadPlan, Any]:
         check_table_identifier(identifier)
         if window is not None and not isinstance(window, Window):
             if time_column is None:
@@ -170,7 +216,7 @@ class IcebergHook(BaseHook):
             columns=columns,
             engine=engine,
         )
-        return read_plan(plan, table, batch_rows=batch_rows)
+        return plan, table
 
     def load_table_from_location(self, location: str) -> Any:
         """A table outside any catalog (Hadoop layout): its ``*.metadata.json``, or its directory.

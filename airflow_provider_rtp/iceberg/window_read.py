@@ -99,6 +99,8 @@ class ReadPlan:
     engine: Engine
     delete_files: int
     data_files: int
+    # (name, type as pyiceberg prints it, required) of each selected column, in read order
+    fields: tuple[tuple[str, str, bool], ...] = ()
 
     def describe(self) -> str:
         return (
@@ -328,6 +330,11 @@ def plan_read(
         engine=engine,
         delete_files=delete_files,
         data_files=data_files,
+        fields=tuple(
+            (name, str(f.field_type), bool(f.required))
+            for name in selected
+            for f in [schema.find_field(name, case_sensitive=True)]
+        ),
     )
 
 

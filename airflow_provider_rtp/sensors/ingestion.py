@@ -26,6 +26,7 @@ from airflow_provider_rtp.completeness import (
     Policy,
     Verdict,
     Window,
+    parse_instant,
 )
 from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck, run_check
 from airflow_provider_rtp.exceptions import InvalidInputError
@@ -175,7 +176,7 @@ class IngestionCompleteSensor(BaseSensorOperator):
                 f"this run's data interval is empty ({start}): schedule the DAG with a data-interval "
                 "timetable (CronDataIntervalTimetable, DeltaDataIntervalTimetable) or pass window_start/end"
             )
-        return Window(_instant(start, "window_start"), _instant(end, "window_end"))
+        return Window(parse_instant(start, "window start"), parse_instant(end, "window end"))
 
     def _store(self) -> DecisionStore:
         return DecisionStore(table_asset(self.table, self.catalog_name).name)
@@ -293,17 +294,3 @@ class IngestionCompleteSensor(BaseSensorOperator):
 
     def on_kill(self) -> None:
         self._close()
-
-
-def _instant(value: str | datetime, name: str) -> datetime:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidInputError(f"{name} is not an ISO-8601 time: {value!r}") from None
-    if not isinstance(value, datetime):
-        raise InvalidInputError(f"{name} must be a datetime or ISO string, got {value!r}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        return value  # Window refuses a naive one, naming it
-    # A plain UTC datetime, also for Airflow's pendulum instants.
-    return datetime.fromtimestamp(value.timestamp(), tz=UTC)

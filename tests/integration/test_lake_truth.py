@@ -22,6 +22,7 @@ from airflow_provider_rtp.hooks.iceberg import IcebergHook
 from airflow_provider_rtp.iceberg.window_read import Engine, plan_read
 from airflow_provider_rtp.iceberg.window_read import Window as ReadWindow
 from airflow_provider_rtp.kafka import KafkaLagReader
+from tests.integration.clickhouse_targets import Shards, ch, load, plain_row, shards
 from tests.integration.lake_maintenance_fixture import ChangeWriter
 from tests.integration.lake_truth import (
     COLUMNS,
@@ -33,6 +34,8 @@ from tests.integration.lake_truth import (
 from tests.integration.private_pipeline import PrivatePipeline
 from tests.integration.test_reference_pipeline import catalog
 from tests.stack import flink_rest_url, kafka_bootstrap
+
+__all__ = ["ch", "shards"]  # fixtures
 
 # -- compare, on plain data -------------------------------------------------------
 T0 = datetime(2026, 12, 1, 10, 0, 0, 123000, tzinfo=UTC)
@@ -136,10 +139,11 @@ def _ms(t: datetime) -> int:
 
 
 def test_window_read_at_a_snapshot_equals_flink_at_that_snapshot_while_ingestion_writes(
-    pipeline: PrivatePipeline,
+    pipeline: PrivatePipeline, shards: Shards
 ) -> None:
     """IcebergHook.read_window (chdb: equality deletes applied) gives exactly Flink's rows of the
-    same snapshot and window, on both tables, while the writer keeps changing them."""
+    same snapshot and window, on both tables, while the writer keeps changing them; loaded into
+    ClickHouse by IcebergToClickHouseOperator, the window holds exactly those rows too."""
     hook = IcebergHook(connection=lake_connection())
     writer = ChangeWriter(pipeline, rate=15).start()
     try:
@@ -174,6 +178,21 @@ def test_window_read_at_a_snapshot_equals_flink_at_that_snapshot_while_ingestion
                 report = compare(flink, rows)
                 assert report.equal and report.lake_count > 0, f"{table} at {sid}: {report}"
                 checksums.append(report.source_checksum)
+                if sid == snapshots[-1]:
+                    name = f"t{len(shards.tables()[1])}"
+                    target = shards.table(name, partition="intDiv(updated_at, 1000000)")
+                    loaded = load(
+                        table,
+                        target,
+                        sid,
+                        window_start=window.start,
+                        window_end=window.end,
+                        columns=list(COLUMNS),
+                        engine="chdb",
+                    )
+                    in_clickhouse = compare(flink, [plain_row(r) for r in shards.rows(name)])
+                    assert in_clickhouse.equal, f"{table} at {sid} in ClickHouse: {in_clickhouse}"
+                    assert loaded["rows"] == len(flink)
             assert checksums[0] != checksums[1], f"{table}: the window read the same at both snapshots"
     finally:
         writer.stop()
