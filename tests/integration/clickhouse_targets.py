@@ -14,7 +14,10 @@ import pytest
 from airflow.sdk import Connection
 
 from airflow_provider_rtp.hooks.clickhouse import ClickHouseHook
-from airflow_provider_rtp.operators.clickhouse_load import IcebergToClickHouseOperator
+from airflow_provider_rtp.operators.clickhouse_load import (
+    ClickHouseReconcileOperator,
+    IcebergToClickHouseOperator,
+)
 from tests.integration.lake_truth import lake_connection
 from tests.stack import host, port
 
@@ -143,11 +146,14 @@ def plain_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return (id_, customer, amount, status, datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros))
 
 
-def load(source_table: str, target: str, snapshot_id: int | str | None, **kwargs: Any) -> dict[str, Any]:
-    """IcebergToClickHouseOperator's run for the window [START, END) unless told otherwise."""
+def load(
+    source_table: str, target: str, snapshot_id: int | str | None, *, reconcile: bool = False, **kwargs: Any
+) -> dict[str, Any]:
+    """IcebergToClickHouseOperator's run (or ClickHouseReconcileOperator's) for the window
+    [START, END) unless told otherwise."""
     kwargs.setdefault("window_start", START)
     kwargs.setdefault("window_end", END)
-    op = IcebergToClickHouseOperator(
+    op = (ClickHouseReconcileOperator if reconcile else IcebergToClickHouseOperator)(
         task_id="load",
         table=source_table,
         clickhouse_table=target,
@@ -158,3 +164,7 @@ def load(source_table: str, target: str, snapshot_id: int | str | None, **kwargs
         **kwargs,
     )
     return op.execute({})
+
+
+def reconcile(source_table: str, target: str, snapshot_id: int | str | None, **kwargs: Any) -> dict[str, Any]:
+    return load(source_table, target, snapshot_id, reconcile=True, **kwargs)

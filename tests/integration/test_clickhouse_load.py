@@ -12,14 +12,16 @@ import textwrap
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
 from airflow_provider_rtp.clickhouse.mapping import ColumnMismatchError
+from airflow_provider_rtp.clickhouse.window_load import ReconciliationError
 from airflow_provider_rtp.exceptions import IcebergError, InvalidInputError, RtpError
 from airflow_provider_rtp.hooks.iceberg import IcebergHook
 from tests.integration.clickhouse_targets import (
@@ -32,8 +34,10 @@ from tests.integration.clickhouse_targets import (
     ch,
     load,
     plain_row,
+    reconcile,
     shards,
 )
+from tests.integration.dagrun import failure, returned, run_dag
 from tests.integration.lake_truth import lake_connection
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -150,6 +154,16 @@ def test_a_window_loads_per_shard_equal_to_the_snapshot_and_once_whatever_the_ru
         (s["rows"], s["checksum"]) for s in report["shards"]
     ]
     assert shards.per_shard("orders_b", window) == shards.per_shard("orders_a", window)
+
+    # Reconciled later against a fresh read: equal; then a stray row on shard 2 is named.
+    assert reconcile(source.name, local, snapshot)["checksum"] == report["checksum"]
+    stray = [(7, None, None, "stray", int((START + timedelta(minutes=1)).timestamp() * 1e6))]
+    shards.hook.execute(f"INSERT INTO {shards.db}.orders_a_local VALUES", stray, replica=shards.replicas[1])
+    with pytest.raises(
+        ReconciliationError, match=r"shard 2 of rtp_cluster .*: the window holds \d+ rows"
+    ) as info:
+        reconcile(source.name, local, snapshot)
+    assert info.value.shard == 2
     assert shards.tables() == [
         ["orders_a", "orders_a_local", "orders_b", "orders_b_local"],
         ["orders_a_local", "orders_b_local"],
@@ -272,3 +286,28 @@ def test_bad_input_is_named_and_leaves_clickhouse_unchanged(shards: Shards, sour
     # A key that cannot be reproduced still loads through the Distributed table, checked in total.
     report = load(source.name, random_key, snapshot, write_path="distributed")
     assert report["rows"] == 2000 and report["placement_checked"].startswith("totals only")
+
+
+EXAMPLE = Path(__file__).parents[2] / "dags_examples" / "rtp_orders_clickhouse.py"
+
+
+def test_the_example_dag_loads_the_decided_window_and_reconciles_it(shards: Shards) -> None:
+    """rtp_orders_to_clickhouse on the reference pipeline: sensor → load → reconcile, for a
+    closed minute (params narrow the hour), into a table of this test's database."""
+    target = shards.table("orders", partition="intDiv(updated_at, 60000000)")  # minute partitions
+    end = datetime.now(tz=UTC).replace(second=0, microsecond=0) - timedelta(minutes=3)
+    conf = {
+        "clickhouse_table": target,
+        "window_start": (end - timedelta(minutes=1)).isoformat(),
+        "window_end": end.isoformat(),
+    }
+    ok, log = run_dag(EXAMPLE, "rtp_orders_to_clickhouse", conf, timeout=600)
+    assert ok, failure(log)
+    decided = returned("rtp_orders_to_clickhouse", log, "orders_hour_in_lake")
+    loaded = returned("rtp_orders_to_clickhouse", log, "load_hour")
+    checked = returned("rtp_orders_to_clickhouse", log, "reconcile_hour")
+    assert loaded["source"]["snapshot_id"] == decided["snapshot_id"]
+    assert loaded["window_start"] == (end - timedelta(minutes=1)).isoformat()
+    assert (checked["rows"], checked["checksum"]) == (loaded["rows"], loaded["checksum"])
+    in_window = f"updated_at >= {int((end - timedelta(minutes=1)).timestamp() * 1e6)}"
+    assert sum(rows for rows, _, _ in shards.per_shard("orders", in_window)) == loaded["rows"]

@@ -13,6 +13,7 @@ EXPECTED = {
     "rtp_orders_on_event",
     "rtp_lake_maintenance",
     "rtp_reference_pipeline",
+    "rtp_orders_to_clickhouse",
 }
 
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_rtp.clickhouse.window_load import Target, staging_name, window_condition
+from airflow_provider_rtp.clickhouse.target import Target, window_condition
+from airflow_provider_rtp.clickhouse.window_load import staging_name
 from airflow_provider_rtp.exceptions import InvalidInputError
 
 START = datetime(2026, 12, 5, 10, tzinfo=UTC)
