@@ -151,6 +151,11 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://nightlies.apache.org/flink/flink-cdc-docs-stable/",
                 "tags": ["software"],
             },
+            {
+                "integration-name": "ClickHouse (window loads)",
+                "external-doc-url": "https://clickhouse.com/docs/en/engines/table-engines/special/distributed",
+                "tags": ["software"],
+            },
         ],
         "hooks": [
             {
@@ -172,6 +177,12 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "Change data capture (MySQL/MariaDB, Flink CDC)",
                 "python-modules": ["airflow_provider_rtp.hooks.cdc"],
+            },
+            {
+                # Connections: the "clickhouse" type of Airflow's ClickHouse provider, not registered
+                # again here (two providers must not claim one connection type).
+                "integration-name": "ClickHouse (window loads)",
+                "python-modules": ["airflow_provider_rtp.hooks.clickhouse"],
             },
         ],
         "operators": [
@@ -195,6 +206,10 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_rtp.operators.iceberg_health",
                     "airflow_provider_rtp.operators.iceberg_maintenance",
                 ],
+            },
+            {
+                "integration-name": "ClickHouse (window loads)",
+                "python-modules": ["airflow_provider_rtp.operators.clickhouse_load"],
             },
         ],
         "sensors": [
