@@ -128,8 +128,10 @@ class CheckpointCommitStage:
     committed the observed offsets, and c* (read after them), flushed every consumed row.
 
     :param kafka_held_since: when the Kafka stage first held (``Decision.kafka_held_at`` of an
-        earlier evaluation). When given, c* must also have been triggered at or after it, which
-        covers sinks whose offsets are not committed on checkpoints.
+        earlier evaluation, or the time this evaluation's offsets were read). When given, c* must
+        also have been triggered at or after it plus the policy's clock-skew margin (the trigger
+        time is the JobManager's clock), which covers sinks whose offsets are not committed on
+        checkpoints: a checkpoint that completed before the Kafka stage held never counts.
     """
 
     target: str
@@ -160,8 +162,9 @@ class CheckpointCommitStage:
         if c_star is None:
             return CommitOutcome(result)
         trigger = job.latest_checkpoint_trigger
-        if self.kafka_held_since is not None and (trigger is None or trigger < self.kafka_held_since):
-            note = f"needs a checkpoint triggered at or after {to_iso(self.kafka_held_since)}"
+        needed = None if self.kafka_held_since is None else self.kafka_held_since + policy.clock_skew_margin
+        if needed is not None and (trigger is None or trigger < needed):
+            note = f"needs a checkpoint triggered at or after {to_iso(needed)}"
             behind = _replace(result, reason=Reason.COMMIT_BEHIND, checkpoint_id=c_star, note=note)
             return CommitOutcome(behind)
         ok = _replace(result, status=StageStatus.OK, reason=Reason.OK, checkpoint_id=c_star)

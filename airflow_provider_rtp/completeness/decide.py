@@ -80,8 +80,13 @@ def decide(observations: Observations, policy: Policy, now: datetime) -> Decisio
         waiting_partitions=waiting,
         commit=outcome.commit if verdict is Verdict.COMPLETE else None,
         advice=tuple(sorted(advice, key=lambda a: order.index(a.stage))),
-        kafka_held_at=now if upstream_held else None,
+        kafka_held_at=_held_at(observations.kafka, now) if upstream_held else None,
     )
+
+
+def _held_at(kafka: KafkaObservation, now: datetime) -> datetime:
+    """When the Kafka stage is known to hold: once its offsets were read (never before ``now``)."""
+    return now if kafka.read_at is None else max(kafka.read_at, now)
 
 
 def _checked_target(window: Window, kafka: KafkaObservation, policy: Policy, now: datetime) -> datetime:

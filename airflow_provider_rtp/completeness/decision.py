@@ -10,7 +10,7 @@ from typing import Any
 from airflow_provider_rtp.completeness._time import parse_utc, require_utc, require_utc_or_none, to_iso
 from airflow_provider_rtp.completeness.errors import MalformedRecordError
 from airflow_provider_rtp.completeness.models import Policy, Window
-from airflow_provider_rtp.completeness.report import render
+from airflow_provider_rtp.completeness.report import guarantee, render
 from airflow_provider_rtp.completeness.results import (
     Advice,
     AdviceCode,
@@ -39,7 +39,8 @@ class Decision:
     :param target: ``window.end + lateness + clock-skew margin``.
     :param blocking: the first stage (in evaluation order) that is not ok; a failed stage wins.
     :param commit: on COMPLETE, the covering commit (the snapshot to read ``FOR VERSION AS OF``).
-    :param kafka_held_at: the evaluation time, when the CDC and Kafka stages held in it.
+    :param kafka_held_at: when the CDC and Kafka stages held in this evaluation: the time its
+        offsets were read (``KafkaObservation.read_at``), else the evaluation time.
     """
 
     verdict: Verdict
@@ -94,6 +95,11 @@ class Decision:
         """Each stage's time watermark, ISO in UTC, for XCom and asset-event extras."""
         return {s.stage.value: to_iso(s.watermark) for s in self.stages if s.watermark is not None}
 
+    @property
+    def guarantee(self) -> str | None:
+        """The commit stage's weaker guarantee in one sentence (ClickHouse); ``None`` for Iceberg."""
+        return guarantee(self.stages)
+
     def report(self) -> str:
         """The human report: a header line, one line per stage, then findings."""
         return render(self)
@@ -114,6 +120,7 @@ class Decision:
             "commit": self.commit.to_dict() if self.commit else None,
             "advice": [a.to_dict() for a in self.advice],
             "kafka_held_at": to_iso(self.kafka_held_at),
+            "guarantee": self.guarantee,
         }
 
     @classmethod

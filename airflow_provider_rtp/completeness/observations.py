@@ -303,14 +303,18 @@ class KafkaObservation:
     """Every partition of every topic J reads, for group G.
 
     :param target: the time ``offsets_for_times`` was asked for; must equal the window's target.
+    :param read_at: when the reading ended (the offsets were read at or before it); a decision
+        whose Kafka stage holds says the stage held since then (``Decision.kafka_held_at``).
     """
 
     group: str
     target: datetime
     partitions: tuple[PartitionObservation, ...]
+    read_at: datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target", require_utc(self.target, "kafka target"))
+        object.__setattr__(self, "read_at", require_utc_or_none(self.read_at, "kafka read time"))
         object.__setattr__(self, "partitions", tuple(self.partitions))
         if not self.partitions:
             raise MalformedObservationError(

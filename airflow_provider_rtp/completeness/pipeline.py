@@ -10,12 +10,19 @@ their fields from :class:`Pipeline`; a pipelines file is the same fields in YAML
         ingestion_job: ods-orders-ingest
         cdc_job: shop-cdc              # optional
         heartbeat_topic: shop.rtp_heartbeat   # optional: without it, the CDC job's metrics
+      ods.orders_ch:                   # a ClickHouse-sink pipeline (sink: iceberg is the default)
+        topics: [shop.orders]
+        group: rtp-orders-ch
+        ingestion_job: orders-clickhouse
+        sink: clickhouse               # J flushes to ClickHouse on every checkpoint
+        clickhouse_table: shop.orders  # database.table J writes
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +30,13 @@ from typing import Any
 
 from airflow_provider_rtp.completeness.errors import InvalidPipelineError
 
-__all__ = ["Pipeline", "load_pipelines"]
+__all__ = ["SINKS", "Pipeline", "load_pipelines"]
+
+#: What J writes to: Iceberg (a snapshot of J covering c* is the commit, the default) or
+#: ClickHouse (J flushes on every checkpoint; a checkpoint completed after the Kafka stage held
+#: is the commit, a weaker guarantee: see docs/completeness.md).
+SINKS = ("iceberg", "clickhouse")
+_CLICKHOUSE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,9 @@ class Pipeline:
     :param cdc_job: the Flink CDC job name feeding the topics, if any.
     :param heartbeat_topic: the topic the CDC job writes source heartbeats to, if any; a CDC job
         without one is judged by its source metrics (see docs/completeness.md).
+    :param sink: ``iceberg`` (default) or ``clickhouse``: J writes ``clickhouse_table`` and
+        flushes it on every checkpoint; ``table`` then only names the pipeline (and its asset).
+    :param clickhouse_table: ``database.table`` in ClickHouse, for ``sink: clickhouse`` only.
     """
 
     table: str
@@ -45,6 +61,8 @@ class Pipeline:
     ingestion_job: str
     cdc_job: str | None = None
     heartbeat_topic: str | None = None
+    sink: str = "iceberg"
+    clickhouse_table: str | None = None
 
     def __post_init__(self) -> None:
         is_location = ":/" in self.table or self.table.startswith("/")  # a Hadoop-layout table
@@ -65,6 +83,32 @@ class Pipeline:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise InvalidPipelineError(f"pipeline {self.table}: {name} must be a name or None")
+        self._check_sink()
+
+    def _check_sink(self) -> None:
+        if self.sink not in SINKS:
+            raise InvalidPipelineError(
+                f"pipeline {self.table}: unknown sink {self.sink!r}; allowed: {', '.join(SINKS)}"
+            )
+        if self.sink == "iceberg":
+            if self.clickhouse_table is not None:
+                raise InvalidPipelineError(
+                    f"pipeline {self.table}: clickhouse_table {self.clickhouse_table!r} is only read with "
+                    "sink: clickhouse (this pipeline's sink is iceberg)"
+                )
+            return
+        name = self.clickhouse_table
+        parts = name.split(".") if isinstance(name, str) else []
+        if len(parts) != 2 or not all(_CLICKHOUSE_NAME.fullmatch(p) for p in parts):
+            raise InvalidPipelineError(
+                f"pipeline {self.table}: sink clickhouse needs clickhouse_table 'database.table' "
+                f"(letters, digits, underscores), got {name!r}"
+            )
+
+    @property
+    def commit_target(self) -> str:
+        """What the commit stage reads: the Iceberg table, or the ClickHouse table."""
+        return self.clickhouse_table if self.sink == "clickhouse" and self.clickhouse_table else self.table
 
     @property
     def cdc_mode(self) -> str:
@@ -96,11 +140,16 @@ class Pipeline:
         return cls(**dict(raw))
 
     def key(self) -> str:
-        """The pipeline a decision was taken for, as stored beside it (topic order does not matter)."""
+        """The pipeline a decision was taken for, as stored beside it (topic order does not matter).
+
+        The sink fields join the key only when they differ from an Iceberg pipeline's, so the
+        decisions stored for Iceberg pipelines keep their key.
+        """
         values = [
             sorted(v) if f.name == "topics" else v
             for f in dataclasses.fields(self)
             for v in [getattr(self, f.name)]
+            if self.sink != "iceberg" or f.name not in ("sink", "clickhouse_table")
         ]
         return json.dumps(values, separators=(",", ":"))
 

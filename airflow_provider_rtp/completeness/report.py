@@ -27,7 +27,15 @@ from airflow_provider_rtp.completeness.results import (
     StageStatus,
 )
 
-__all__ = ["Reported", "render"]
+__all__ = ["CLICKHOUSE_GUARANTEE", "Reported", "guarantee", "render"]
+
+#: What a complete decision promises when J's sink flushes to ClickHouse on checkpoints.
+CLICKHOUSE_GUARANTEE = (
+    "at least once: every row of the window was flushed to ClickHouse by a checkpoint of the job "
+    "completed after the Kafka stage held; there is no snapshot to pin, rows are visible as soon as "
+    "they are flushed and a later failure may deliver some again, so the table (e.g. a "
+    "ReplacingMergeTree) or its readers must deduplicate"
+)
 
 
 class Reported(Protocol):
@@ -69,8 +77,19 @@ def render(decision: Reported) -> str:
         lines.append(
             f"  {stage.stage.value:<{_STAGE_WIDTH}}{name:<{_NAME_WIDTH}}{_detail(decision, stage)}".rstrip()
         )
+    said = guarantee(decision.stages)
+    if said is not None:
+        lines.append(f"  guarantee: {said}")
     lines.extend(f"  ! {a.message}" for a in decision.advice)
     return "\n".join(lines)
+
+
+def guarantee(stages: tuple[StageResult, ...]) -> str | None:
+    """The weaker guarantee of a ClickHouse commit stage, in one sentence; ``None`` for Iceberg,
+    whose guarantee is the snapshot the decision names."""
+    if any(s.stage is Stage.CLICKHOUSE for s in stages):
+        return CLICKHOUSE_GUARANTEE
+    return None
 
 
 def _header(d: Reported) -> str:

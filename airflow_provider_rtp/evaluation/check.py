@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from airflow_provider_rtp.completeness import (
@@ -28,8 +28,14 @@ from airflow_provider_rtp.completeness import (
     Window,
 )
 from airflow_provider_rtp.completeness._time import parse_utc, to_iso
-from airflow_provider_rtp.evaluation.gather import evaluate
-from airflow_provider_rtp.exceptions import FlinkConnectionError, KafkaError, RtpError
+from airflow_provider_rtp.evaluation.gather import DEFAULT_CHECKPOINT_WAIT, evaluate
+from airflow_provider_rtp.exceptions import (
+    ClickHouseError,
+    FlinkConnectionError,
+    InvalidInputError,
+    KafkaError,
+    RtpError,
+)
 from airflow_provider_rtp.flink import FlinkRestClient
 from airflow_provider_rtp.iceberg.snapshot_log import read_snapshot_log
 from airflow_provider_rtp.kafka import KafkaLagReader, is_transient_kafka_error
@@ -48,6 +54,8 @@ class CompletenessCheck:
 
     :param kafka_conn_id: a ``kafka`` connection whose extra is a librdkafka config
         (``bootstrap.servers``, security settings), as the Apache Kafka provider's.
+    :param clickhouse_conn_id: read instead of ``iceberg_conn_id`` when the pipeline's sink is
+        ClickHouse (to check that its table exists).
     """
 
     pipeline: Pipeline
@@ -55,10 +63,13 @@ class CompletenessCheck:
     rtp_conn_id: str = "rtp_default"
     kafka_conn_id: str = "kafka_default"
     iceberg_conn_id: str = "iceberg_default"
+    clickhouse_conn_id: str = "clickhouse_default"
 
     @property
     def conn_ids(self) -> tuple[str, str, str]:
-        return (self.rtp_conn_id, self.kafka_conn_id, self.iceberg_conn_id)
+        """The connections the check reads: the third is where the commit is looked up."""
+        target = self.clickhouse_conn_id if self.pipeline.sink == "clickhouse" else self.iceberg_conn_id
+        return (self.rtp_conn_id, self.kafka_conn_id, target)
 
     def to_dict(self) -> dict[str, Any]:
         p = self.pipeline
@@ -68,6 +79,7 @@ class CompletenessCheck:
             "rtp_conn_id": self.rtp_conn_id,
             "kafka_conn_id": self.kafka_conn_id,
             "iceberg_conn_id": self.iceberg_conn_id,
+            "clickhouse_conn_id": self.clickhouse_conn_id,
         }
 
     @classmethod
@@ -78,6 +90,7 @@ class CompletenessCheck:
             rtp_conn_id=raw["rtp_conn_id"],
             kafka_conn_id=raw["kafka_conn_id"],
             iceberg_conn_id=raw["iceberg_conn_id"],
+            clickhouse_conn_id=raw.get("clickhouse_conn_id", "clickhouse_default"),
         )
 
 
@@ -85,6 +98,9 @@ class Clients(Protocol):
     """The three systems one check reads, already configured.
 
     :class:`~airflow_provider_rtp.hooks.completeness.CheckClients` builds them from connections.
+    For a ClickHouse-sink pipeline ``catalog`` is not read; an attribute ``clickhouse`` with
+    ``table_engine(database, table)`` (a ClickHouseHook), when present, is asked whether the
+    declared table exists.
     """
 
     @property
@@ -165,10 +181,16 @@ def run_check(
     *,
     persisted: Any = None,
     now: datetime | None = None,
+    kafka_held_since: datetime | None = None,
+    checkpoint_wait: timedelta = DEFAULT_CHECKPOINT_WAIT,
 ) -> CheckResult:
     """Answer ``check`` for ``window``: a persisted decision if there is a valid one, else decide now.
 
     :param persisted: the stored record of this window (``PersistedDecision.to_dict()``), if any.
+    :param kafka_held_since: ClickHouse sink: ``decision.kafka_held_at`` of the first of the
+        caller's evaluations of this window in a row whose Kafka stage held (see
+        :func:`~airflow_provider_rtp.evaluation.gather.evaluate`).
+    :param checkpoint_wait: ClickHouse sink: how long to watch J for the checkpoint still missing.
     :raises InvalidInputError, RtpError: bad input, named; the caller fails the task.
     """
     now = now or datetime.now(tz=UTC)
@@ -178,7 +200,7 @@ def run_check(
         if reused is not None:
             return reused
     try:
-        return _decide(check, window, clients, now)
+        return _decide(check, window, clients, now, kafka_held_since, checkpoint_wait)
     except (RtpError, OSError) as exc:
         if not is_transient(exc):
             raise
@@ -191,6 +213,9 @@ def is_transient(exc: BaseException) -> bool:
     """Connection-level trouble (a broker or JobManager restarting), as opposed to bad input."""
     if isinstance(exc, FlinkConnectionError | ConnectionError | TimeoutError):
         return True
+    if isinstance(exc, ClickHouseError):  # only unreachable; a rejected statement is not transient
+        cause = exc.__cause__
+        return isinstance(cause, OSError) or type(cause).__name__ in ("NetworkError", "SocketTimeoutError")
     return isinstance(exc, KafkaError) and is_transient_kafka_error(exc)
 
 
@@ -217,17 +242,43 @@ def _refuse_unknown_group(check: CompletenessCheck, clients: Clients) -> None:
         )
 
 
-def _decide(check: CompletenessCheck, window: Window, clients: Clients, now: datetime) -> CheckResult:
+def _check_clickhouse_table(check: CompletenessCheck, clients: Clients) -> None:
+    """A declared ClickHouse table that does not exist is bad input, named with where it was looked."""
+    pipeline = check.pipeline
+    lookup = getattr(clients, "clickhouse", None)
+    if pipeline.sink != "clickhouse" or lookup is None or pipeline.clickhouse_table is None:
+        return
+    database, table = pipeline.clickhouse_table.split(".", 1)
+    try:
+        lookup.table_engine(database, table)
+    except InvalidInputError:
+        raise InvalidInputError(
+            f"pipeline {pipeline.table}: ClickHouse table {pipeline.clickhouse_table} does not exist on "
+            f"connection {check.clickhouse_conn_id!r}; check clickhouse_table in the declaration"
+        ) from None
+
+
+def _decide(
+    check: CompletenessCheck,
+    window: Window,
+    clients: Clients,
+    now: datetime,
+    kafka_held_since: datetime | None = None,
+    checkpoint_wait: timedelta = DEFAULT_CHECKPOINT_WAIT,
+) -> CheckResult:
     pipeline = check.pipeline
     kafka = clients.kafka
+    _check_clickhouse_table(check, clients)
     decision = evaluate(
         pipeline,
         window,
         check.policy,
         kafka=kafka,
         flink=clients.flink,
-        catalog=clients.catalog,
+        catalog=clients.catalog if pipeline.sink == "iceberg" else None,
         now=now,
+        kafka_held_since=kafka_held_since,
+        checkpoint_wait=checkpoint_wait,
     )
     if decision.blocking is Stage.KAFKA:
         _refuse_unknown_group(check, clients)
@@ -255,6 +306,12 @@ def _reuse(check: CompletenessCheck, window: Window, clients: Clients, raw: Any)
     decided_target = parse_utc(raw.get("target_time"), "target_time")
     if decided_target is None or decided_target < window.target(check.policy):
         return None  # decided under a smaller lateness or margin: it proves less than asked now
+    if record.snapshot_id is None:  # a ClickHouse sink: nothing to resolve, no catalog to read
+        report = (
+            f"window {window.label()} → COMPLETE (decided at {to_iso(record.decided_at)}, reused)\n"
+            f"  {record.target}: job {record.commit.job_id} checkpoint {record.commit.checkpoint_id}"
+        )
+        return CheckResult(window=window, verdict=Verdict.COMPLETE, report=report, record=record)
     resolution = record.resolve(read_snapshot_log(clients.catalog, check.pipeline.table))
     note = ""
     if resolution.expired:

@@ -15,6 +15,7 @@ from airflow_provider_rtp.completeness import Pipeline
 from airflow_provider_rtp.evaluation import CompletenessCheck
 from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.flink import FlinkRestClient
+from airflow_provider_rtp.hooks.clickhouse import ClickHouseHook
 from airflow_provider_rtp.hooks.iceberg import IcebergHook
 from airflow_provider_rtp.hooks.kafka import kafka_client_config
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
@@ -111,8 +112,22 @@ def lookup_connection(conn_id: str) -> Any:
     return conn
 
 
+class _FetchedClickHouseHook(ClickHouseHook):
+    """A ClickHouseHook on a connection already fetched (a trigger fetches them asynchronously)."""
+
+    def __init__(self, clickhouse_conn_id: str, connection: Any) -> None:
+        super().__init__(clickhouse_conn_id)
+        self._connection = connection
+
+    def get_connection(self, conn_id: str) -> Any:  # type: ignore[override]
+        if conn_id == self.clickhouse_conn_id:
+            return self._connection
+        return super().get_connection(conn_id)
+
+
 class CheckClients:
-    """Kafka, Flink and the Iceberg catalog of one check, reused across evaluations.
+    """Kafka, Flink and the Iceberg catalog (or, for a ClickHouse sink, ClickHouse) of one check,
+    reused across evaluations.
 
     :param connections: connections already fetched (a trigger fetches them asynchronously),
         by id; the others are looked up when first needed.
@@ -124,6 +139,7 @@ class CheckClients:
         self.platform = RealtimePlatformHook(check.rtp_conn_id, connection=connections.get(check.rtp_conn_id))
         self.iceberg = IcebergHook(check.iceberg_conn_id, connection=connections.get(check.iceberg_conn_id))
         self._kafka_conn = connections.get(check.kafka_conn_id)
+        self._clickhouse_conn = connections.get(check.clickhouse_conn_id)
 
     @cached_property
     def kafka(self) -> KafkaLagReader:
@@ -140,8 +156,21 @@ class CheckClients:
     def catalog(self) -> Any:
         return self.iceberg.catalog
 
+    @cached_property
+    def clickhouse(self) -> ClickHouseHook | None:
+        """Where a ClickHouse-sink pipeline's table is looked up; ``None`` for an Iceberg sink."""
+        if self.check.pipeline.sink != "clickhouse":
+            return None
+        conn_id = self.check.clickhouse_conn_id
+        if self._clickhouse_conn is not None:
+            return _FetchedClickHouseHook(conn_id, self._clickhouse_conn)
+        return ClickHouseHook(conn_id)
+
     def close(self) -> None:
         self.platform.close()
         kafka = self.__dict__.pop("kafka", None)
         if kafka is not None:
             kafka.close()
+        clickhouse = self.__dict__.pop("clickhouse", None)
+        if clickhouse is not None:
+            clickhouse.close()

@@ -27,6 +27,7 @@ import json
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from airflow_provider_rtp.completeness import Window
@@ -117,18 +118,23 @@ async def release_clients(check: CompletenessCheck, clients: CheckClients) -> No
 
 
 async def evaluate(
-    check: CompletenessCheck, window: Window, clients: CheckClients, persisted: Any
+    check: CompletenessCheck,
+    window: Window,
+    clients: CheckClients,
+    persisted: Any,
+    kafka_held_since: datetime | None = None,
 ) -> CheckResult:
     """``run_check`` in a worker thread, within the process's evaluation slots, shared with
-    identical evaluations that are still waiting for a slot."""
+    identical evaluations that are still waiting for a slot (``kafka_held_since``: see run_check)."""
     state = _state()
     if persisted is not None:  # a stored decision to reuse: rare, and specific to its caller
         return await _run(state, check, window, clients, persisted)
-    key = json.dumps([check.to_dict(), window.to_dict()], sort_keys=True)
+    held = None if kafka_held_since is None else kafka_held_since.isoformat()
+    key = json.dumps([check.to_dict(), window.to_dict(), held], sort_keys=True)
     while True:
         pending = state.rounds.get(key)  # only rounds that have not started reading are listed
         if pending is None:
-            return await _lead(state, key, check, window, clients)
+            return await _lead(state, key, check, window, clients, kafka_held_since)
         try:
             return await asyncio.shield(pending.result)
         except asyncio.CancelledError:
@@ -139,13 +145,22 @@ async def evaluate(
 
 
 async def _lead(
-    state: _LoopState, key: str, check: CompletenessCheck, window: Window, clients: CheckClients
+    state: _LoopState,
+    key: str,
+    check: CompletenessCheck,
+    window: Window,
+    clients: CheckClients,
+    kafka_held_since: datetime | None = None,
 ) -> CheckResult:
     this = state.rounds[key] = _Round(asyncio.get_running_loop().create_future())
     try:
         async with state.slots:
             del state.rounds[key]  # reading starts now: later requests start a new round
-            result = await asyncio.to_thread(run_check, check, window, clients, persisted=None)
+            # Only a ClickHouse sink carries the Kafka stage's time from one evaluation to the next.
+            carried: dict[str, Any] = (
+                {} if kafka_held_since is None else {"kafka_held_since": kafka_held_since}
+            )
+            result = await asyncio.to_thread(run_check, check, window, clients, persisted=None, **carried)
     except asyncio.CancelledError:
         if state.rounds.get(key) is this:
             del state.rounds[key]

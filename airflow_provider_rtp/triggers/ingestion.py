@@ -48,9 +48,22 @@ async def _release(check: CompletenessCheck, clients: CheckClients) -> None:
 
 
 async def _evaluate(
-    check: CompletenessCheck, window: Window, clients: CheckClients, persisted: Any
+    check: CompletenessCheck,
+    window: Window,
+    clients: CheckClients,
+    persisted: Any,
+    kafka_held_since: datetime | None = None,
 ) -> CheckResult:
-    return await _shared.evaluate(check, window, clients, persisted)
+    return await _shared.evaluate(check, window, clients, persisted, kafka_held_since)
+
+
+def _held_since(check: CompletenessCheck, earlier: datetime | None, result: CheckResult) -> datetime | None:
+    """A ClickHouse sink's proof carried to the next evaluation: when the Kafka stage first held in
+    an unbroken run of evaluations (an evaluation in which it did not hold starts over)."""
+    if check.pipeline.sink != "clickhouse" or result.decision is None:
+        return None
+    held = result.decision.kafka_held_at
+    return None if held is None else earlier or held
 
 
 class IngestionCompleteTrigger(BaseTrigger):
@@ -84,11 +97,12 @@ class IngestionCompleteTrigger(BaseTrigger):
         except Exception as exc:  # an unknown connection id is bad input
             yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
             return
+        held: datetime | None = None
         try:
             while True:
                 try:
                     # The sensor read the stored decision before deferring: there was none.
-                    result = await _evaluate(check, window, clients, None)
+                    result = await _evaluate(check, window, clients, None, held)
                 except (CompletenessError, RtpError, ValueError) as exc:
                     yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
                     return
@@ -100,6 +114,7 @@ class IngestionCompleteTrigger(BaseTrigger):
                     message = f"window {window.label()} cannot complete:\n{result.report}"
                     yield TriggerEvent({"status": "failed", "message": message})
                     return
+                held = _held_since(check, held, result)
                 await asyncio.sleep(self.poke_interval)
         finally:
             await _release(check, clients)
