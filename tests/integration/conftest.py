@@ -14,8 +14,9 @@ def _needs_stack(stack: None) -> None:
     """Every integration test needs the local stack (see tests/conftest.py)."""
 
 
-def connect_mariadb(database: str = "shop") -> pymysql.connections.Connection:
-    """The stack's MariaDB as root (the reference pipeline's source database by default)."""
+def connect_mariadb(database: str | None = "shop") -> pymysql.connections.Connection:
+    """The stack's MariaDB as root (the reference pipeline's source database by default; None:
+    no database, for server-wide statements)."""
     return pymysql.connect(
         host=host(),
         port=port("MARIADB_PORT"),

@@ -25,6 +25,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from airflow_provider_rtp.completeness import Pipeline
 from airflow_provider_rtp.flink import FlinkRestClient, HttpSettings, JobState, SqlGatewayClient
+from tests.integration.conftest import connect_mariadb
 from tests.stack import REPO, flink_rest_url, host, kafka_bootstrap, port, sql_gateway_url, stack_env
 
 CDC_MAIN = "rtp.jobs.cdc.ShopCdcJob"
@@ -109,15 +110,7 @@ class PrivatePipeline:
         return FlinkRestClient(HttpSettings(flink_rest_url()))
 
     def db(self, database: str | None = None) -> pymysql.connections.Connection:
-        env = stack_env()
-        return pymysql.connect(
-            host=host(),
-            port=port("MARIADB_PORT"),
-            user="root",
-            password=env["MARIADB_ROOT_PASSWORD"],
-            database=database,
-            autocommit=True,
-        )
+        return connect_mariadb(database)
 
     def state_dir(self) -> Path:
         return Path(stack_env()["RTP_STATE"]) / "data" / "it-pipelines" / self.tag
@@ -335,16 +328,38 @@ class PrivatePipeline:
     # -- data -------------------------------------------------------------
     def change(self, count: int = 3) -> list[int]:
         """Inserts ``count`` rows and updates the first: one transaction each."""
-        ids = []
-        with self.db(self.database) as conn, conn.cursor() as cur:
-            for i in range(count):
-                cur.execute("INSERT INTO orders (customer_id, amount) VALUES (%s, %s)", (i, 10 + i))
-                ids.append(cur.lastrowid)
-            cur.execute("UPDATE orders SET status = 'paid' WHERE id = %s", (ids[0],))
-        return ids
+        return change_orders(self.db(self.database), count)
 
     def now(self) -> datetime:
         return datetime.now(tz=UTC)
 
     def wait(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+def change_orders(conn: pymysql.connections.Connection, count: int = 3) -> list[int]:
+    """Inserts ``count`` rows into ``orders`` and updates the first: one transaction each."""
+    ids = []
+    with conn, conn.cursor() as cur:
+        for i in range(count):
+            cur.execute("INSERT INTO orders (customer_id, amount) VALUES (%s, %s)", (i, 10 + i))
+            ids.append(cur.lastrowid)
+        cur.execute("UPDATE orders SET status = 'paid' WHERE id = %s", (ids[0],))
+    return ids
+
+
+class SharedPipeline:
+    """The stack's reference pipeline (``ods.orders`` of stack/pipelines.yaml, source
+    ``shop.orders``) with the test interface of :class:`PrivatePipeline`, for tests that run
+    alone on the stack (the disruptive ones): nothing to set up, nothing to tear down."""
+
+    database = "shop"
+
+    def pipeline(self, *, with_cdc: bool = True) -> Pipeline:
+        from airflow_provider_rtp.completeness import load_pipelines
+
+        declared = load_pipelines(REPO / "stack" / "pipelines.yaml")["ods.orders"]
+        return declared if with_cdc else dataclasses.replace(declared, cdc_job=None, heartbeat_topic=None)
+
+    def change(self, count: int = 3) -> list[int]:
+        return change_orders(connect_mariadb(self.database), count)

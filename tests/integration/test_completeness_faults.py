@@ -31,7 +31,7 @@ from confluent_kafka.admin import AdminClient, NewPartitions
 from airflow_provider_rtp.completeness import Policy, Verdict, Window
 from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck, run_check
 from airflow_provider_rtp.hooks.completeness import CheckClients
-from tests.integration.private_pipeline import SQL_FILE, PrivatePipeline
+from tests.integration.private_pipeline import SQL_FILE, PrivatePipeline, SharedPipeline
 from tests.stack import REPO, flink_rest_url, host, kafka_bootstrap, port, sql_gateway_url, stack_env
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -419,6 +419,11 @@ class TestSourceAndKafkaFaults:
 @pytest.mark.disruptive
 class TestSharedStackFaults:
     """A TaskManager or the Kafka broker of the shared stack goes down: run last, alone."""
+
+    @pytest.fixture
+    def pp(self) -> SharedPipeline:
+        """Alone on the stack, the reference pipeline serves: no private one to start (~25 s)."""
+        return SharedPipeline()
 
     def test_taskmanager_killed(self, pp: PrivatePipeline) -> None:
         window = window_with_changes(pp, during=lambda: os.kill(_pid("flink-taskmanager"), signal.SIGKILL))
