@@ -974,6 +974,18 @@ def test_airflow_connections_address_the_compose_services() -> None:
         assert mount_target(name, "./dags_examples") == a.get(
             "AIRFLOW__CORE__DAGS_FOLDER", "/opt/airflow/dags"
         )
+        kafka = json.loads(a["AIRFLOW_CONN_KAFKA_DEFAULT"])
+        assert _dev_connection_keys("AIRFLOW_CONN_KAFKA_DEFAULT") <= _keys(kafka), name
+        host, port = kafka["extra"]["bootstrap.servers"].split(":")
+        assert (
+            host == "kafka"
+            and f"INTERNAL://{host}:{port}" in environment("kafka")["KAFKA_ADVERTISED_LISTENERS"]
+        )
+        clickhouse = json.loads(a["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])
+        # http_ports is the native stack's own (its shards' HTTP ports differ); not needed here.
+        assert _dev_connection_keys("AIRFLOW_CONN_CLICKHOUSE_DEFAULT") - {"http_ports"} <= _keys(clickhouse)
+        assert clickhouse["conn_type"] == "clickhouse" and clickhouse["host"] == "clickhouse1", name
+        assert {clickhouse["port"], clickhouse["extra"]["native_port"]} <= set(container_ports("clickhouse1"))
         # Tasks and triggers run in these; they wait for what the DAGs talk to.
         if name in ("airflow-scheduler", "airflow-triggerer"):
             assert {"sql-gateway", "postgres", "kafka-init", "mariadb"} <= set(services()[name]["depends_on"])
