@@ -57,8 +57,9 @@ class BatchEncoder:
         casts = ", ".join(
             f"{cast_sql(s, t, quote_identifier(s.name))} AS {quote_identifier(s.name)}" for s, t in pairs
         )
-        # chdb's Python() table function reads the local variable named in the SQL: `b`.
-        self._selected = f"SELECT {casts} FROM Python(b)"
+        # chdb's Python() table function reads the local variable named in the SQL; a column of
+        # the same name would shadow it, hence a name no table is expected to use.
+        self._selected = f"SELECT {casts} FROM Python(rtp_batch__)"
         key = target.key.value_sql() if target.key is not None and self.shard_count > 1 else None
         self._measure = (
             f"SELECT {self.row_hash.sql} AS h{f', {key} AS k' if key else ''} FROM ({self._selected})"
@@ -85,9 +86,10 @@ class BatchEncoder:
         """The shard index of each row (int32 Arrow array) and (rows, checksum) per shard index."""
         import pyarrow as pa
 
-        if _SHARD_COLUMN in batch.schema.names:
-            raise InvalidInputError(f"the source has a column named {_SHARD_COLUMN}, which the load uses")
-        b = batch  # noqa: F841 - read by Python(b)
+        for reserved in (_SHARD_COLUMN, "rtp_batch__"):
+            if reserved in batch.schema.names:
+                raise InvalidInputError(f"the source has a column named {reserved}, which the load uses")
+        rtp_batch__ = batch  # noqa: F841 - read by Python(rtp_batch__)
         measured = pa.ipc.open_stream(self._conn.query(self._measure, "ArrowStream").bytes()).read_all()
         if self.placed_here and self.shard_count > 1:
             assert self.target.key is not None and self.target.cluster is not None
@@ -99,9 +101,9 @@ class BatchEncoder:
     def native(self, batch: Any, shards: Any = None, shard: int | None = None) -> bytes:
         """Native blocks of the batch's rows in the target's types: all, or those of ``shard``."""
         if shard is None:
-            b = batch
+            rtp_batch__ = batch  # read by Python(rtp_batch__)
             return bytes(self._conn.query(self._selected, "Native").bytes())
-        b = batch.append_column(_SHARD_COLUMN, shards)  # noqa: F841 - read by Python(b)
+        rtp_batch__ = batch.append_column(_SHARD_COLUMN, shards)  # noqa: F841 - read by Python(rtp_batch__)
         return bytes(
             self._conn.query(f"{self._selected} WHERE {_SHARD_COLUMN} = {int(shard)}", "Native").bytes()
         )
