@@ -53,6 +53,7 @@ LONG_MODULES = (
     "test_lake_expiry.py",
     "test_lake_truth.py",
     "test_lake_health.py",
+    "test_clickhouse_sink.py",
 )
 
 

@@ -31,10 +31,10 @@ __all__ = ["CLICKHOUSE_GUARANTEE", "Reported", "guarantee", "render"]
 
 #: What a complete decision promises when J's sink flushes to ClickHouse on checkpoints.
 CLICKHOUSE_GUARANTEE = (
-    "at least once: every row of the window was flushed to ClickHouse by a checkpoint of the job "
-    "completed after the Kafka stage held; there is no snapshot to pin, rows are visible as soon as "
-    "they are flushed and a later failure may deliver some again, so the table (e.g. a "
-    "ReplacingMergeTree) or its readers must deduplicate"
+    "at least once: complete means every row of the window was flushed to ClickHouse by a checkpoint "
+    "of the job that completed after the Kafka stage held; there is no snapshot to pin, rows are "
+    "visible as soon as they are flushed and a later failure may deliver some again, so the table "
+    "(e.g. a ReplacingMergeTree) or its readers must deduplicate"
 )
 
 
@@ -74,9 +74,8 @@ def render(decision: Reported) -> str:
     lines = [_header(decision)]
     for stage in decision.stages:
         name = stage.name if len(stage.name) < _NAME_WIDTH - 1 else stage.name + " "
-        lines.append(
-            f"  {stage.stage.value:<{_STAGE_WIDTH}}{name:<{_NAME_WIDTH}}{_detail(decision, stage)}".rstrip()
-        )
+        label = stage.stage.value if len(stage.stage.value) < _STAGE_WIDTH else stage.stage.value + " "
+        lines.append(f"  {label:<{_STAGE_WIDTH}}{name:<{_NAME_WIDTH}}{_detail(decision, stage)}".rstrip())
     said = guarantee(decision.stages)
     if said is not None:
         lines.append(f"  guarantee: {said}")
@@ -193,6 +192,8 @@ def _commit(s: StageResult) -> str:
         if s.stage is Stage.CLICKHOUSE:
             return f"{job} completed checkpoint {s.checkpoint_id} after the offsets held  ok"
         return f"{job} committed {_checkpoint(s.checkpoint_id)}  ≥ {s.needed_checkpoint_id}  ok"
+    if s.stage is Stage.CLICKHOUSE and s.reason is Reason.COMMIT_BEHIND:
+        return f"{job} latest checkpoint {s.checkpoint_id} was triggered too early"
     return {
         Reason.COMMIT_BEHIND: f"{job} committed {_checkpoint(s.checkpoint_id)}  {needs}",
         Reason.NEW_JOB_NO_COMMIT: f"no commit of {job} yet  {needs}",

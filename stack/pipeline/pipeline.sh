@@ -38,6 +38,8 @@ PL_INGEST_JOBS=(
 PL_CDC_MAIN=rtp.jobs.cdc.ShopCdcJob
 PL_SMOKE_MAIN=rtp.jobs.smoke.SmokeJob
 PL_MAINTENANCE_MAIN=rtp.jobs.maintenance.LakeCompactionJob
+# Kafka into ClickHouse, flushed on every checkpoint (stack/jobs/clickhouse-sink); tests run it.
+PL_CLICKHOUSE_SINK_MAIN=rtp.jobs.clickhousesink.ClickHouseSinkJob
 PL_TOPICS=("shop.orders:4" "shop.rtp_heartbeat:1")
 PL_READY_TIMEOUT=300
 # Job name -> the retained checkpoint it was resumed from, for error messages.
@@ -187,6 +189,8 @@ pipeline_jars() {
   # The lake maintenance job the compaction operator submits (stack/jobs/maintenance).
   _pl_build_jar maintenance "$PL_MAINTENANCE_MAIN"
   echo "maintenance=$PL_JAR"
+  _pl_build_jar clickhouse-sink "$PL_CLICKHOUSE_SINK_MAIN"
+  echo "clickhouse-sink=$PL_JAR"
 }
 
 # ---------------------------------------------------------------- MariaDB and Kafka

@@ -111,3 +111,12 @@ def test_an_iceberg_decision_names_its_snapshot_not_a_guarantee_sentence() -> No
     decision = run()
     assert decision.guarantee is None and decision.to_dict()["guarantee"] is None
     assert "guarantee" not in decision.report()
+
+
+def test_the_report_says_which_checkpoint_is_too_early() -> None:
+    stage = CheckpointCommitStage("ch.orders", kafka_held_since=at(11, 4))
+    text = run(commit=stage, job_obs=job(latest_checkpoint_trigger=at(11, 3))).report()
+    line = next(x for x in text.splitlines() if x.startswith("  clickhouse "))
+    assert line.startswith("  clickhouse ch.orders")
+    assert "latest checkpoint 8812 was triggered too early" in line
+    assert "needs a checkpoint triggered at or after 2026-11-24T11:04:00" in line
