@@ -60,6 +60,9 @@ class BatchEncoder:
         # chdb's Python() table function reads the local variable named in the SQL; a column of
         # the same name would shadow it, hence a name no table is expected to use.
         self._selected = f"SELECT {casts} FROM Python(rtp_batch__)"
+        # One thread: chdb reads a large Arrow batch in parallel and returns its rows in another
+        # order, and the shards measured must line up with the batch's rows.
+        self._settings = " SETTINGS max_threads = 1"
         key = target.key.value_sql() if target.key is not None and self.shard_count > 1 else None
         self._measure = (
             f"SELECT {self.row_hash.sql} AS h{f', {key} AS k' if key else ''} FROM ({self._selected})"
@@ -90,7 +93,9 @@ class BatchEncoder:
             if reserved in batch.schema.names:
                 raise InvalidInputError(f"the source has a column named {reserved}, which the load uses")
         rtp_batch__ = batch  # noqa: F841 - read by Python(rtp_batch__)
-        measured = pa.ipc.open_stream(self._conn.query(self._measure, "ArrowStream").bytes()).read_all()
+        measured = pa.ipc.open_stream(
+            self._conn.query(self._measure + self._settings, "ArrowStream").bytes()
+        ).read_all()
         if self.placed_here and self.shard_count > 1:
             assert self.target.key is not None and self.target.cluster is not None
             shards = shard_indexes(measured.column("k"), self.target.key.value_type, self.target.cluster)
@@ -102,8 +107,10 @@ class BatchEncoder:
         """Native blocks of the batch's rows in the target's types: all, or those of ``shard``."""
         if shard is None:
             rtp_batch__ = batch  # read by Python(rtp_batch__)
-            return bytes(self._conn.query(self._selected, "Native").bytes())
+            return bytes(self._conn.query(self._selected + self._settings, "Native").bytes())
         rtp_batch__ = batch.append_column(_SHARD_COLUMN, shards)  # noqa: F841 - read by Python(rtp_batch__)
         return bytes(
-            self._conn.query(f"{self._selected} WHERE {_SHARD_COLUMN} = {int(shard)}", "Native").bytes()
+            self._conn.query(
+                f"{self._selected} WHERE {_SHARD_COLUMN} = {int(shard)}{self._settings}", "Native"
+            ).bytes()
         )
