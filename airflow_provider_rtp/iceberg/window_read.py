@@ -374,8 +374,34 @@ def read_plan(plan: ReadPlan, table: Any, *, batch_rows: int = DEFAULT_BATCH_ROW
         scan = table.scan(
             row_filter=plan.row_filter, selected_fields=plan.columns, snapshot_id=plan.snapshot_id
         )
-        return scan.to_arrow_batch_reader()
+        return _file_by_file(scan, batch_rows)
     return _chdb_reader(chdb_query(plan, batch_rows), plan, batch_rows)
+
+
+def _file_by_file(scan: Any, batch_rows: int) -> Any:
+    """The scan's rows one data file after the other, in batches of at most ``batch_rows``.
+
+    pyiceberg's own batch reader hands every file to its thread pool at once and keeps each
+    file's rows until they are consumed: a whole window in memory. Here one file is read at a
+    time, lazily batch by batch where pyiceberg offers that (only plans without delete files
+    come here, so no file needs another's deletes).
+    """
+    import pyarrow as pa
+    from pyiceberg.io.pyarrow import ArrowScan, schema_to_pyarrow
+
+    projected = scan.projection()
+    arrow = ArrowScan(scan.table_metadata, scan.io, projected, scan.row_filter, scan.case_sensitive)
+    lazy = getattr(arrow, "_record_batches_from_scan_tasks_and_deletes", None)
+
+    def batches() -> Iterator[Any]:
+        for task in scan.plan_files():
+            stream = lazy([task], {}) if lazy is not None else arrow.to_record_batches([task])
+            for batch in stream:
+                for offset in range(0, batch.num_rows, batch_rows):
+                    yield batch.slice(offset, batch_rows)
+
+    schema = schema_to_pyarrow(projected)
+    return pa.RecordBatchReader.from_batches(schema, batches()).cast(schema)
 
 
 _CWD_LOCK = threading.Lock()
