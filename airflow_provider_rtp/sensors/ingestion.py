@@ -50,7 +50,8 @@ def _as_timedelta(value: timedelta | float | int, name: str) -> timedelta:
 class IngestionCompleteSensor(BaseSensorOperator):
     """Wait until the window's changes are committed in the lake table, never earlier.
 
-    :param table: the Iceberg table, ``namespace.table``.
+    :param table: the Iceberg table, ``namespace.table`` (for a ``sink: clickhouse`` pipeline, the
+        name it is declared under; see docs/completeness.md for that weaker guarantee).
     :param pipeline: what feeds it; or ``topics``/``group``/``ingestion_job`` (+ ``cdc_job``,
         ``heartbeat_topic``); or a pipelines YAML (``pipelines_file`` or ``[rtp] pipelines_file``).
     :param window_start: the window (ISO string or aware datetime); default: the run's data interval.
@@ -68,6 +69,7 @@ class IngestionCompleteSensor(BaseSensorOperator):
         Idempotent; a tag of that name on another snapshot fails the task (see iceberg/tags.py).
     :param tag_max_age: the tag's ``max-ref-age``: snapshot expiry removes it once its snapshot is
         older; ``None`` keeps it until removed.
+    :param clickhouse_conn_id: for a ``sink: clickhouse`` pipeline, where its table is looked up.
     """
 
     template_fields: Sequence[str] = (
@@ -105,6 +107,7 @@ class IngestionCompleteSensor(BaseSensorOperator):
         rtp_conn_id: str = "rtp_default",
         kafka_conn_id: str = "kafka_default",
         iceberg_conn_id: str = "iceberg_default",
+        clickhouse_conn_id: str = "clickhouse_default",
         catalog_name: str = "lake",
         deferrable: bool | None = None,
         tag_pattern: str | None = None,
@@ -136,6 +139,7 @@ class IngestionCompleteSensor(BaseSensorOperator):
         self.rtp_conn_id = rtp_conn_id
         self.kafka_conn_id = kafka_conn_id
         self.iceberg_conn_id = iceberg_conn_id
+        self.clickhouse_conn_id = clickhouse_conn_id
         self.catalog_name = catalog_name
         if deferrable is None:
             deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
@@ -159,8 +163,18 @@ class IngestionCompleteSensor(BaseSensorOperator):
             cdc_job=self.cdc_job,
             heartbeat_topic=self.heartbeat_topic,
         )
+        if pipeline.sink == "clickhouse" and self.tag_pattern is not None:
+            raise InvalidInputError(
+                f"table {self.table!r}: tag_pattern tags the covering Iceberg snapshot, and a pipeline "
+                f"with sink clickhouse ({pipeline.clickhouse_table}) has none; drop tag_pattern"
+            )
         return CompletenessCheck(
-            pipeline, self.policy, self.rtp_conn_id, self.kafka_conn_id, self.iceberg_conn_id
+            pipeline,
+            self.policy,
+            self.rtp_conn_id,
+            self.kafka_conn_id,
+            self.iceberg_conn_id,
+            self.clickhouse_conn_id,
         )
 
     def _window(self, context: Context) -> Window:
