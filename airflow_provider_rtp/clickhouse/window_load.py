@@ -65,6 +65,10 @@ log = logging.getLogger(__name__)
 
 _PARTITION_ID = "splitByChar('_', _part)[1]"  # a part's name starts with its partition's ID
 
+# The server writes a part per this many rows as they arrive, instead of squashing a million
+# rows (the default) first: writing overlaps sending, and less waits after the last block.
+_INSERT_SETTINGS = {"min_insert_block_size_rows": 262_144}
+
 Sums = tuple[int, int]  # (rows, checksum modulo 2**64)
 Place = tuple[int, Replica | None]  # (shard index, replica; None: the connection's server)
 
@@ -229,7 +233,7 @@ def _send(
         query = f"INSERT INTO {stage_dist} ({columns}) FORMAT Native"
 
         def through_distributed(blocks: Iterable[bytes]) -> None:
-            io.insert_native(query, blocks, settings={"insert_distributed_sync": 1})
+            io.insert_native(query, blocks, settings={"insert_distributed_sync": 1, **_INSERT_SETTINGS})
 
         senders = [[NativeSender(through_distributed, w.target.name)]]
     else:
@@ -237,7 +241,7 @@ def _send(
 
         def sender(place: Place) -> NativeSender:
             def into_replica(blocks: Iterable[bytes]) -> None:
-                io.insert_native(query, blocks, replica=place[1])
+                io.insert_native(query, blocks, replica=place[1], settings=_INSERT_SETTINGS)
 
             return NativeSender(into_replica, w.where(place))
 
