@@ -20,8 +20,6 @@ from airflow_provider_rtp.exceptions import ClickHouseError, InvalidInputError
 
 __all__ = ["BatchEncoder", "add_sums"]
 
-_SHARD_COLUMN = "__rtp_shard"
-
 
 def add_sums(total: list[tuple[int, int]], more: Sequence[tuple[int, int]]) -> None:
     """``total[i] += more[i]`` for (rows, checksum) pairs, checksums modulo 2**64."""
@@ -89,9 +87,8 @@ class BatchEncoder:
         """The shard index of each row (int32 Arrow array) and (rows, checksum) per shard index."""
         import pyarrow as pa
 
-        for reserved in (_SHARD_COLUMN, "rtp_batch__"):
-            if reserved in batch.schema.names:
-                raise InvalidInputError(f"the source has a column named {reserved}, which the load uses")
+        if "rtp_batch__" in batch.schema.names:
+            raise InvalidInputError("the source has a column named rtp_batch__, which the load uses")
         rtp_batch__ = batch  # noqa: F841 - read by Python(rtp_batch__)
         measured = pa.ipc.open_stream(
             self._conn.query(self._measure + self._settings, "ArrowStream").bytes()
@@ -100,17 +97,15 @@ class BatchEncoder:
             assert self.target.key is not None and self.target.cluster is not None
             shards = shard_indexes(measured.column("k"), self.target.key.value_type, self.target.cluster)
         else:
-            shards = pa.array([0] * batch.num_rows, pa.int32())
+            shards = pa.repeat(pa.scalar(0, pa.int32()), batch.num_rows)
         return shards, _sums(shards, measured.column("h"), self.shard_count if self.placed_here else 1)
 
     def native(self, batch: Any, shards: Any = None, shard: int | None = None) -> bytes:
-        """Native blocks of the batch's rows in the target's types: all, or those of ``shard``."""
-        if shard is None:
-            rtp_batch__ = batch  # read by Python(rtp_batch__)
-            return bytes(self._conn.query(self._selected + self._settings, "Native").bytes())
-        rtp_batch__ = batch.append_column(_SHARD_COLUMN, shards)  # noqa: F841 - read by Python(rtp_batch__)
-        return bytes(
-            self._conn.query(
-                f"{self._selected} WHERE {_SHARD_COLUMN} = {int(shard)}{self._settings}", "Native"
-            ).bytes()
-        )
+        """Native blocks of the batch's rows in the target's types: all, or those of ``shard``
+        (split off in Arrow first, so each row is converted once)."""
+        import pyarrow.compute as pc
+
+        if shard is not None:
+            batch = batch.filter(pc.equal(shards, shard))
+        rtp_batch__ = batch  # noqa: F841 - read by Python(rtp_batch__)
+        return bytes(self._conn.query(self._selected + self._settings, "Native").bytes())
