@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -79,9 +80,15 @@ def connections() -> dict[str, Connection]:
 
 
 def jar() -> Path:
-    built = Path(stack_env()["RTP_CACHE"]) / "jobs" / "rtp-clickhouse-sink.jar"
-    assert built.is_file(), f"{built} not built: run stack/rtp-stack pipeline jars"
-    return built
+    """The job's jar, (re)built from stack/jobs/clickhouse-sink as the stack builds its jobs
+    (nothing is done when it is up to date)."""
+    built = subprocess.run(
+        [str(REPO / "stack" / "rtp-stack"), "pipeline", "jars"], capture_output=True, text=True, timeout=300
+    )
+    assert built.returncode == 0, f"building the stack's job jars failed:\n{built.stderr[-2000:]}"
+    path = Path(stack_env()["RTP_CACHE"]) / "jobs" / "rtp-clickhouse-sink.jar"
+    assert f"clickhouse-sink={path}" in built.stdout, built.stdout
+    return path
 
 
 @dataclass

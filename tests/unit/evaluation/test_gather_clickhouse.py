@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_rtp.completeness import JobObservation, Pipeline, Policy, Reason, Stage, Verdict, Window
-from airflow_provider_rtp.evaluation import CompletenessCheck, gather, run_check
-from airflow_provider_rtp.exceptions import InvalidInputError
+from airflow_provider_rtp.evaluation import CompletenessCheck, gather, is_transient, run_check
+from airflow_provider_rtp.exceptions import ClickHouseError, InvalidInputError
 from airflow_provider_rtp.kafka import GroupReading, PartitionStatus
 from tests.unit.kafka.builders import reading
 
@@ -147,3 +147,14 @@ def test_an_unknown_clickhouse_table_is_bad_input_naming_it() -> None:
         InvalidInputError, match=r"ch.orders: ClickHouse table shop.orders_local does not exist"
     ):
         run_check(check, window, _Clients(set()))  # type: ignore[arg-type]
+
+
+def test_an_unreachable_clickhouse_waits_and_a_refusal_does_not() -> None:
+    def raised(cause: BaseException) -> ClickHouseError:
+        try:
+            raise ClickHouseError("ClickHouse at h:9000: ...") from cause
+        except ClickHouseError as exc:
+            return exc
+
+    assert is_transient(raised(ConnectionRefusedError("refused")))
+    assert not is_transient(raised(ValueError("Code: 516, authentication failed")))
