@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
@@ -276,9 +277,17 @@ class FlinkRestClient:
             if exc.status == 404:
                 return None
             raise
-        # A job without checkpointing reports the interval as Long.MAX_VALUE.
         interval = config.get("interval")
-        return None if interval is None else 0 < int(interval) < 2**63 - 1
+        return None if interval is None else _periodic_interval(interval) is not None
+
+    def checkpoint_interval(self, job_id: str) -> timedelta | None:
+        """How often the job checkpoints; None when it takes no periodic checkpoints (a batch
+        job, checkpointing off) or no longer exists."""
+        try:
+            config = self.http.request("GET", f"/jobs/{job_id}/checkpoints/config") or {}
+        except FlinkError:
+            return None  # ended meanwhile, or no checkpointing
+        return _periodic_interval(config.get("interval"))
 
     def _restarts(self, job_id: str) -> int | None:
         raw = self.http.request("GET", f"/jobs/{job_id}/metrics", params={"get": "numRestarts"}) or []
@@ -470,3 +479,10 @@ class FlinkRestClient:
 
     def delete_jar(self, jar_id: str) -> None:
         self.http.request("DELETE", f"/jars/{jar_id}")
+
+
+def _periodic_interval(raw: Any) -> timedelta | None:
+    """A checkpoint interval (ms) as Flink reports it; a job without checkpointing reports
+    Long.MAX_VALUE, which is no interval."""
+    interval = int(raw or 0)
+    return timedelta(milliseconds=interval) if 0 < interval < 2**63 - 1 else None

@@ -16,7 +16,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_rtp.assets import DecisionStore, table_asset
-from airflow_provider_rtp.exceptions import FlinkError, InvalidInputError
+from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.hooks.iceberg import IcebergHook
 from airflow_provider_rtp.iceberg.expiry import (
     DEFAULT_DECISION_HORIZON,
@@ -134,16 +134,11 @@ class IcebergExpireSnapshotsOperator(_IcebergTableOperator):
 
 def writer_state(rest: Any) -> tuple[list[str], timedelta]:
     """Ids of the cluster's jobs that have not ended, and the ``min_age`` floor they impose:
-    :data:`CHECKPOINT_INTERVALS_FLOOR` times the longest checkpoint interval among them."""
+    :data:`CHECKPOINT_INTERVALS_FLOOR` times the longest checkpoint interval among them (a job
+    without periodic checkpoints commits at its end only: it sets no floor)."""
     live = [j.job_id for j in rest.list_jobs() if not j.state.is_terminal]
-    longest_ms = 0
-    for job_id in live:
-        try:
-            config = rest.http.request("GET", f"/jobs/{job_id}/checkpoints/config")
-        except FlinkError:
-            continue  # ended meanwhile, or no checkpointing: it commits nothing
-        longest_ms = max(longest_ms, int(config.get("interval") or 0))
-    return live, timedelta(milliseconds=longest_ms * CHECKPOINT_INTERVALS_FLOOR)
+    intervals = [i for i in (rest.checkpoint_interval(job_id) for job_id in live) if i is not None]
+    return live, max(intervals, default=timedelta(0)) * CHECKPOINT_INTERVALS_FLOOR
 
 
 class IcebergDeleteOrphanFilesOperator(_IcebergTableOperator):

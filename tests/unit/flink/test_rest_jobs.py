@@ -185,3 +185,14 @@ def test_observation_for_completeness_uses_the_same_reads(rest: FlinkRestClient)
     assert core.latest_checkpoint_trigger.timestamp() == 1700000060
     assert core.start_time.timestamp() == 1700000000
     assert (core.restored.checkpoint_id, core.restored.is_savepoint) == (2, True)
+
+
+def test_a_checkpoint_interval_of_long_max_is_no_interval() -> None:
+    """Flink reports Long.MAX_VALUE for a job without periodic checkpoints (a batch job)."""
+    from datetime import timedelta
+
+    from airflow_provider_rtp.flink.rest import _periodic_interval
+
+    assert _periodic_interval(10_000) == timedelta(seconds=10)
+    assert _periodic_interval(2**63 - 1) is None
+    assert _periodic_interval(0) is None and _periodic_interval(None) is None

@@ -57,19 +57,17 @@ class _Job:
         self.state = type("S", (), {"is_terminal": ended})()
 
 
-class _Http:
-    def request(self, method: str, path: str) -> dict[str, int]:
-        return {"interval": 10_000 if "/live1/" in path else 2_000}
-
-
 class _Rest:
-    http = _Http()
+    """FlinkRestClient's job list and checkpoint intervals (None: a job taking no checkpoints)."""
 
     def list_jobs(self) -> list[_Job]:
-        return [_Job("live1", False), _Job("live2", False), _Job("gone", True)]
+        return [_Job("live1", False), _Job("live2", False), _Job("batch1", False), _Job("gone", True)]
+
+    def checkpoint_interval(self, job_id: str) -> timedelta | None:
+        return {"live1": timedelta(seconds=10), "live2": timedelta(seconds=2)}.get(job_id)
 
 
 def test_writer_floor_is_three_of_the_longest_checkpoint_interval() -> None:
     running, floor = writer_state(_Rest())
-    assert running == ["live1", "live2"]
+    assert running == ["live1", "live2", "batch1"]
     assert floor == timedelta(seconds=30)
