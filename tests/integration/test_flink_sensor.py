@@ -7,6 +7,7 @@ deferrable paths below really go through FlinkJobTrigger and the tasks' execute_
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_rtp.flink import FlinkRestClient, JobState
-from tests.integration.dagrun import returned, run_dag
+from tests.integration.dagrun import returned, run_dag, start_dag
 from tests.integration.test_stack_flink import smoke_jar
 
 DAG_FILE = Path(__file__).parent / "dags" / "rtp_it_flink_sensor.py"
@@ -34,18 +35,35 @@ def job_name(rest: FlinkRestClient) -> Iterator[str]:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_sensor_waits_for_running_and_the_first_checkpoint(
-    rest: FlinkRestClient, job_name: str, mode: str
+    rest: FlinkRestClient, job_name: str, mode: str, tmp_path: Path
 ) -> None:
     dag_id = f"rtp_it_flink_submit_then_sense_{mode}"
-    ok, log = run_dag(DAG_FILE, dag_id, {"job_name": job_name})
-    assert ok, log[-4000:]
+    log_path = tmp_path / "run.log"
+    proc = start_dag(DAG_FILE, dag_id, {"job_name": job_name}, log_path)
+    try:
+        # The job checkpoints once an hour: its first checkpoint comes when the sensor is waiting
+        # for it (deferrable: in its trigger), triggered here through Flink's REST API.
+        waiting = TRIGGER_RAN if mode == "deferred" else "waiting for its first completed checkpoint"
+        deadline = time.monotonic() + 240
+        while waiting not in log_path.read_text():
+            assert proc.poll() is None, log_path.read_text()[-4000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-4000:]
+            time.sleep(0.5)
+        job = rest.get_running_job(job_name)
+        rest.http.request("POST", f"/jobs/{job.job_id}/checkpoints", json={})
+        assert proc.wait(timeout=240) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = log_path.read_text()
+    assert "state=success" in log, log[-4000:]
     submitted = returned(dag_id, log, "submit")
     sensed = returned(dag_id, log, "sense")
-    assert sensed["job_id"] == submitted["job_id"] and sensed["job_name"] == job_name
+    assert sensed["job_id"] == submitted["job_id"] == job.job_id and sensed["job_name"] == job_name
     assert sensed["state"] == "RUNNING" and sensed["checkpoint_id"] >= 1
     assert rest.checkpoints(sensed["job_id"]).latest_completed_id >= sensed["checkpoint_id"]
-    # Submitted without waiting, the job has no checkpoint at the sensor's first look: the
-    # deferrable sensor must have handed the wait to the trigger.
+    # The job had no checkpoint at the sensor's first look: the deferrable sensor handed the wait
+    # to the trigger, the other one poked.
     assert (TRIGGER_RAN in log) is (mode == "deferred")
 
 

@@ -48,9 +48,9 @@ for mode, deferrable in (("sync", False), ("deferred", True)):
 
     # Submit without waiting, then let the sensor wait for RUNNING and the first checkpoint.
     with DAG(f"rtp_it_flink_submit_then_sense_{mode}", schedule=None, start_date=START):
-        # The interval is long enough that the sensor's first look comes before the first checkpoint,
-        # also on a machine busy with other tests.
-        submit = datagen_job("submit", "20s", wait_for="none")
+        # No periodic checkpoint within the test: the test triggers the first one once the sensor
+        # has looked (and, deferrable, handed the wait to its trigger), however busy the machine.
+        submit = datagen_job("submit", "1h", wait_for="none")
         submit >> FlinkJobSensor(task_id="sense", deferrable=deferrable, **sense_checkpointed)
 
     # A job that fails at runtime: the sensor must fail with Flink's root cause, not wait. It waits
