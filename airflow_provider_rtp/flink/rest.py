@@ -108,12 +108,15 @@ class FlinkRestClient:
 
     def find_job(self, name: str) -> JobSummary | None:
         """The job called ``name`` (the name is the identity DAGs use): the live one, else the
-        newest ended one, else None. A live job (not terminal: starting, RUNNING, restarting...)
-        wins over ended runs of the same name; two live ones make the name no identity."""
+        newest ended one, else None. A live job (starting, RUNNING, restarting, failing; not
+        ended nor cancelling) wins over the other runs of the same name; two live ones make the
+        name no identity."""
         if not name or not name.strip():
             raise InvalidInputError("job name must not be empty: it is the job's identity")
         named = [j for j in self.list_jobs() if j.name == name]
-        live = [j for j in named if not j.state.is_terminal]
+        # CANCELLING only ends in CANCELED: not live (an upgrade's new run may already be
+        # starting beside it). FAILING may still restart, so it stays live.
+        live = [j for j in named if not j.state.is_terminal and j.state is not JobState.CANCELLING]
         if len(live) > 1:
             ids = ", ".join(f"{j.job_id} ({j.state})" for j in live)
             raise FlinkJobAmbiguous(
@@ -127,7 +130,8 @@ class FlinkRestClient:
     def find_running_job(self, name: str) -> JobSummary | None:
         """The live job called ``name`` (see :meth:`find_job`), or None when none is live."""
         job = self.find_job(name)
-        return job if job is not None and not job.state.is_terminal else None
+        ended = job is None or job.state.is_terminal or job.state is JobState.CANCELLING
+        return None if ended else job
 
     def get_running_job(self, name: str) -> JobSummary:
         job = self.find_running_job(name)

@@ -86,6 +86,19 @@ def test_without_a_live_job_the_newest_ended_run_is_found(rest: FlinkRestClient)
     assert rest.find_job("payments") is None
 
 
+def test_a_cancelling_run_is_not_live_beside_its_successor(rest: FlinkRestClient) -> None:
+    # An upgrade by cancel and resubmit: the old run is still CANCELLING when the new one starts.
+    _jobs(("old", "CANCELLING", 1), ("new", "INITIALIZING", 2))
+    assert rest.find_job("orders").job_id == "new"
+    _jobs(("old", "CANCELLING", 1), ("older", "FINISHED", 0))
+    assert rest.find_job("orders").job_id == "old"
+    assert rest.find_running_job("orders") is None
+    # A failing run may still restart: it is live, and a second live run is ambiguous.
+    _jobs(("one", "FAILING", 1), ("two", "RUNNING", 2))
+    with pytest.raises(FlinkJobAmbiguous):
+        rest.find_job("orders")
+
+
 def test_two_live_jobs_of_one_name_are_ambiguous(rest: FlinkRestClient) -> None:
     _jobs(("one", "RUNNING", 1), ("two", "INITIALIZING", 2), ("gone", "FINISHED", 3))
     with pytest.raises(
