@@ -37,7 +37,7 @@ from airflow_provider_rtp.completeness import (
     Verdict,
     Window,
 )
-from airflow_provider_rtp.completeness._time import fmt_duration, to_iso
+from airflow_provider_rtp.completeness._time import fmt_duration, parse_instant, to_iso
 from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck
 from airflow_provider_rtp.exceptions import InvalidInputError, RtpError
 
@@ -64,29 +64,19 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
-def _instant(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInputError(f"not an ISO-8601 instant: {text!r}") from None
-    if value.tzinfo is None:
-        raise InvalidInputError(f"{text!r} has no time zone; write it in UTC, e.g. 2026-11-24T10:00Z")
-    return value.astimezone(UTC)
-
-
 def parse_window(text: str) -> Window:
     """``START/DURATION`` or ``START/END`` (ISO 8601 intervals)."""
     start_text, sep, rest = text.partition("/")
     if not sep:
         raise InvalidInputError(f"window must be START/DURATION or START/END, got {text!r}")
-    start = _instant(start_text)
-    end = start + parse_duration(rest) if rest.startswith("P") else _instant(rest)
+    start = parse_instant(start_text, "window start")
+    end = start + parse_duration(rest) if rest.startswith("P") else parse_instant(rest, "window end")
     return Window(start, end)
 
 
 def parse_hour(text: str) -> Window:
     """The hour starting at ``text`` (``2026-12-01T10Z``, ``2026-12-01T10:00Z``)."""
-    start = _instant(text)
+    start = parse_instant(text, "--hour")
     if start != start.replace(minute=0, second=0, microsecond=0):
         raise InvalidInputError(f"--hour {text!r} does not start an hour; use --window START/DURATION")
     return Window(start, start + timedelta(hours=1))

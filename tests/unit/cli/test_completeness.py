@@ -39,7 +39,7 @@ def test_parse_window_start_duration_and_start_end() -> None:
 
 
 def test_parse_window_refuses_naive_and_garbage() -> None:
-    with pytest.raises(InvalidInputError, match="no time zone"):
+    with pytest.raises(InvalidInputError, match="has no timezone"):
         parse_window("2026-11-24T10:00/PT1H")
     with pytest.raises(InvalidInputError, match="START/DURATION"):
         parse_window("2026-11-24T10:00Z")
@@ -53,7 +53,7 @@ def test_parse_hour_is_the_hour_starting_there() -> None:
     assert parse_hour("2026-12-01T11:00+01:00") == hour
     with pytest.raises(InvalidInputError, match="does not start an hour"):
         parse_hour("2026-12-01T10:30Z")
-    with pytest.raises(InvalidInputError, match="no time zone"):
+    with pytest.raises(InvalidInputError, match="has no timezone"):
         parse_hour("2026-12-01T10")
 
 
@@ -143,7 +143,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
 
 def test_naive_hour_exits_2_with_the_reason(capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _run(capsys, "--pipeline", "ods.orders", "--hour", "2026-11-24T10", "--pipelines", PIPELINES)
-    assert code == 2 and "no time zone" in err
+    assert code == 2 and "--hour 2026-11-24T10:00:00 has no timezone" in err
 
 
 def test_undeclared_table_is_named(capsys: pytest.CaptureFixture[str]) -> None:
