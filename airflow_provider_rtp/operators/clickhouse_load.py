@@ -155,7 +155,15 @@ class IcebergToClickHouseOperator(BaseOperator):
             source = [SourceColumn(name, type_, required) for name, type_, required in plan.fields]
             reader = iceberg.read_planned(plan, batch_rows=self.batch_rows)
             try:
-                report = self._apply(clickhouse, reader, source, target, start, end)
+                window = {
+                    "table": self.clickhouse_table,
+                    "time_column": self.time_column,
+                    "start": start,
+                    "end": end,
+                    "progress_interval": self.progress_interval,
+                    "target": target,
+                }
+                report = self._apply(clickhouse, reader, source, window)
             finally:
                 reader.close()
         finally:
@@ -177,26 +185,10 @@ class IcebergToClickHouseOperator(BaseOperator):
         }
 
     def _apply(
-        self,
-        clickhouse: ClickHouseHook,
-        reader: Any,
-        source: list[SourceColumn],
-        target: Any,
-        start: datetime,
-        end: datetime,
+        self, clickhouse: ClickHouseHook, reader: Any, source: list[SourceColumn], window: dict[str, Any]
     ) -> LoadReport:
-        return load_window(
-            clickhouse,
-            reader,
-            source,
-            table=self.clickhouse_table,
-            time_column=self.time_column,
-            start=start,
-            end=end,
-            write_path=self.write_path,
-            progress_interval=self.progress_interval,
-            target=target,
-        )
+        """``window``: the target's window, as :func:`load_window` and :func:`reconcile_window` take it."""
+        return load_window(clickhouse, reader, source, write_path=self.write_path, **window)
 
 
 class ClickHouseReconcileOperator(IcebergToClickHouseOperator):
@@ -211,22 +203,6 @@ class ClickHouseReconcileOperator(IcebergToClickHouseOperator):
     ui_color = "#f0f0d8"
 
     def _apply(
-        self,
-        clickhouse: ClickHouseHook,
-        reader: Any,
-        source: list[SourceColumn],
-        target: Any,
-        start: datetime,
-        end: datetime,
+        self, clickhouse: ClickHouseHook, reader: Any, source: list[SourceColumn], window: dict[str, Any]
     ) -> LoadReport:
-        return reconcile_window(
-            clickhouse,
-            reader,
-            source,
-            table=self.clickhouse_table,
-            time_column=self.time_column,
-            start=start,
-            end=end,
-            progress_interval=self.progress_interval,
-            target=target,
-        )
+        return reconcile_window(clickhouse, reader, source, **window)
