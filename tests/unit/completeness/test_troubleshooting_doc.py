@@ -8,7 +8,7 @@ from pathlib import Path
 
 from airflow_provider_rtp.completeness.results import AdviceCode, Reason
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "troubleshooting.md").read_text()
+DOC = (Path(__file__).resolve().parents[3] / "docs" / "troubleshooting.md").read_text()
 CODES = set(re.findall(r"^\|[^|]*\| `([a-z_]+)` \|", DOC, re.MULTILINE)) | set(
     re.findall(r"^\| `([a-z_]+)` \|", DOC, re.MULTILINE)
 )
