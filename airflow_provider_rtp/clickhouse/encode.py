@@ -43,14 +43,13 @@ def _sums(shards: Any, hashes: Any, count: int) -> list[tuple[int, int]]:
 class BatchEncoder:
     """One chdb session turning batches of ``pairs`` (source column, target type) into ``target``'s terms.
 
-    ``placed_here``: each row's shard is known here (the key is reproduced, or there is one
-    shard); else every row counts for shard index 0, and ClickHouse places the rows.
+    Unless the target's placement is reproduced here (:attr:`.Target.placed_here`), every row
+    counts for shard index 0, and ClickHouse places the rows.
     """
 
     def __init__(self, target: Target, pairs: Sequence[tuple[SourceColumn, str]]):
         self.target = target
         self.shard_count = len(target.shards)
-        self.placed_here = target.key is not None or self.shard_count == 1
         self.row_hash = row_hash(target.columns)
         casts = ", ".join(
             f"{cast_sql(s, t, quote_identifier(s.name))} AS {quote_identifier(s.name)}" for s, t in pairs
@@ -93,12 +92,12 @@ class BatchEncoder:
         measured = pa.ipc.open_stream(
             self._conn.query(self._measure + self._settings, "ArrowStream").bytes()
         ).read_all()
-        if self.placed_here and self.shard_count > 1:
+        if self.target.placed_here and self.shard_count > 1:
             assert self.target.key is not None and self.target.cluster is not None
             shards = shard_indexes(measured.column("k"), self.target.key.value_type, self.target.cluster)
         else:
             shards = pa.repeat(pa.scalar(0, pa.int32()), batch.num_rows)
-        return shards, _sums(shards, measured.column("h"), self.shard_count if self.placed_here else 1)
+        return shards, _sums(shards, measured.column("h"), self.shard_count if self.target.placed_here else 1)
 
     def native(self, batch: Any, shards: Any = None, shard: int | None = None) -> bytes:
         """Native blocks of the batch's rows in the target's types: all, or those of ``shard``

@@ -83,6 +83,12 @@ class Target:
     def distributed(self) -> bool:
         return self.cluster is not None
 
+    @property
+    def placed_here(self) -> bool:
+        """Each row's shard is known outside ClickHouse: the key is reproduced, or there is one
+        shard. Else ClickHouse places the rows and only totals can be checked against the source."""
+        return self.key is not None or len(self.shards) == 1
+
     def shard_of(self, index: int) -> str:
         if self.cluster is None:
             return f"{self.name} (single server)"

@@ -189,7 +189,7 @@ def _check(
     source's rows were placed by ClickHouse (``per_shard`` False; default: whether the target's
     placement is reproduced here); every replica of a shard alike. Returns what each shard holds."""
     held: dict[int, Sums] = {}
-    placed_here = (w.target.key is not None or len(w.target.shards) == 1) if per_shard is None else per_shard
+    placed_here = w.target.placed_here if per_shard is None else per_shard
     for place, got in found.items():
         index = place[0]
         if index in held and held[index] != got:
