@@ -195,7 +195,9 @@ flink_start() {
   # Total, not free slots: on a cluster that already runs jobs fewer are free.
   local i slots=0
   for ((i = 0; i < 120; i++)); do
-    slots="$(flink_overview slots-total)"; slots="${slots:-0}"
+    # /overview may fail for a moment after the port opens (dispatcher not yet leader): under
+    # `set -e` an unguarded failing assignment would end the start without a word.
+    slots="$(flink_overview slots-total || true)"; slots="${slots:-0}"
     [ "$slots" -ge "$FLINK_TM_SLOTS" ] && break
     is_running flink-jobmanager || { tail -30 "$LOG_DIR/flink-jobmanager.out" >&2; die "flink jobmanager exited (log: $LOG_DIR/flink)"; }
     is_running flink-taskmanager || { tail -30 "$LOG_DIR/flink-taskmanager.out" >&2; die "flink taskmanager exited (log: $LOG_DIR/flink)"; }
