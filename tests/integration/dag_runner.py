@@ -4,8 +4,9 @@ Each line on stdin is a JSON request ``{"dag_id", "dag_file", "conf", "logical_d
 "env"}``. The runner takes the request's environment (connections a test defined since it
 started) and calls the CLI's own ``dags test`` command for it, with everything the run
 prints (its own output and its task processes') going to the request's ``log`` file, and
-answers with one JSON line ``{"exit": code}`` on stdout. Starting Airflow costs more CPU
-than most of the runs themselves, so tests that run DAGs start it once per test process.
+answers with one JSON line ``{"exit": code}`` on stdout (after a first ``{"ready": true}`` once
+Airflow is imported). Starting Airflow costs more CPU than most of the runs themselves, so
+tests that run DAGs start it once per test process.
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def _dags_test(request: dict) -> int:
 
 def main() -> None:
     answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # what Airflow prints outside a run must not mix with the answers
+    # Airflow is imported before the first request: a test that times its windows waits for
+    # this line, so a slow start on a busy machine does not eat into a window.
+    from airflow.cli.commands import dag_command  # noqa: F401
+
+    answers.write(json.dumps({"ready": True}) + "\n")
     saved = os.dup(1), os.dup(2)
     for line in sys.stdin:
         if not line.strip():

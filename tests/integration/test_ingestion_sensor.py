@@ -15,7 +15,7 @@ import pymysql
 import pytest
 
 from airflow_provider_rtp.flink import HttpSettings, SqlGatewayClient
-from tests.integration.dagrun import asset_events, returned, run_dag, start_dag
+from tests.integration.dagrun import asset_events, returned, run_dag, start_dag, warm_runners
 from tests.integration.test_reference_pipeline import lake_session_statements
 from tests.stack import sql_gateway_url
 
@@ -103,8 +103,10 @@ def wait_until(t: datetime) -> None:
 
 def test_consecutive_windows_complete_promptly_and_hold_their_rows(mariadb, tmp_path: Path) -> None:
     """Happy path: each window completes within poke + 2 checkpoints after its target, with its rows."""
-    # A task starts within seconds, on a busy machine within a minute: its window must still be open.
-    t0 = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=30)
+    # Runners with Airflow imported start a task within seconds, on a busy machine within half a
+    # minute: its window must still be open at the sensor's first look.
+    warm_runners(DAG_FILE, 2)
+    t0 = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=25)
     length = timedelta(seconds=30)
     windows = [(t0 + k * length, t0 + (k + 1) * length) for k in range(2)]
     # Both sensors start now, while their windows are open: they must wait, then complete.
@@ -135,9 +137,10 @@ def test_consecutive_windows_complete_promptly_and_hold_their_rows(mariadb, tmp_
 
 @pytest.mark.parametrize("mode", ["deferrable", "reschedule"])
 def test_other_modes_wait_then_complete_with_the_same_evaluator(mode: str, tmp_path: Path) -> None:
-    # The window closes well after the task's first evaluation, even when starting Airflow is slow
-    # (a task of a first `dags test` started 45 s after the run on a busy machine).
-    start = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=50)
+    # The window closes well after the task's first evaluation, even on a busy machine (Airflow is
+    # imported before the window is placed).
+    warm_runners(DAG_FILE, 1)
+    start = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=30)
     end = start + timedelta(seconds=25)
     dag_id = f"rtp_it_complete_{mode}"
     proc = start_dag(DAG_FILE, dag_id, {"start": iso(start), "end": iso(end)}, tmp_path / "run.log")

@@ -33,7 +33,7 @@ from airflow_provider_rtp.iceberg.maintenance import expire_snapshots
 from airflow_provider_rtp.iceberg.properties import apply_table_properties, managed_properties
 from airflow_provider_rtp.iceberg.snapshot_log import observe_table
 from airflow_provider_rtp.iceberg.tags import tag_snapshot
-from tests.integration.dagrun import returned, run_dag, start_dag
+from tests.integration.dagrun import returned, run_dag, start_dag, warm_runners
 from tests.integration.dags.rtp_it_lake_expiry import NAME, TAG_PATTERN
 from tests.integration.private_pipeline import PrivatePipeline
 from tests.integration.test_reference_pipeline import catalog, lake_session_statements
@@ -307,7 +307,8 @@ class TestLakeExpiry:
         assert ok, log[-3000:]
         assert returned("rtp_it_lake_tag_poke", log)["tag"] == polled["tag"]
         # A window still open when the task starts: the sensor defers and succeeds in execute_complete.
-        d_start = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=40)
+        warm_runners(DAG_FILE, 1)
+        d_start = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=30)
         d_end = d_start + timedelta(seconds=15)
         d_conf = {"start": d_start.isoformat(), "end": d_end.isoformat()}
         proc = start_dag(DAG_FILE, "rtp_it_lake_tag_deferrable", d_conf, tmp_path / "deferred.log")
