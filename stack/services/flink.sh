@@ -133,7 +133,7 @@ env:
     dir: $LOG_DIR/flink
   java:
     opts:
-      all: $java_opts
+      all: $java_opts $RTP_JVM_OPTS
       sql-gateway: -Xmx768m
 sql-gateway:
   endpoint:

@@ -148,7 +148,7 @@ kafka_start() {
       >"$LOG_DIR/kafka-format.log" 2>&1 || { cat "$LOG_DIR/kafka-format.log" >&2; die "formatting Kafka storage failed"; }
     echo "$id" > "$KAFKA_CLUSTER_ID_FILE"
   fi
-  start_bg kafka "$LOG_DIR/kafka.out" java -Xms512m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
+  start_bg kafka "$LOG_DIR/kafka.out" java -Xms512m -Xmx1g -XX:+UseG1GC $RTP_JVM_OPTS -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$KAFKA_CONF/log4j2.properties" -Dkafka.logs.dir="$LOG_DIR/kafka" \
     -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$KAFKA_CONF/server.properties"
   wait_port "$KAFKA_PORT" kafka 90 "$LOG_DIR/kafka/server.log"
