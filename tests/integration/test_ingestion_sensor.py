@@ -62,29 +62,35 @@ def rows_changed_before(db: pymysql.connections.Connection, end: datetime) -> di
         return {int(r[0]): (str(r[1]), str(r[2])) for r in cur.fetchall()}
 
 
-def lake_rows_at(snapshot_id: int) -> dict[int, list[tuple[str, str]]]:
-    query = (
-        "SELECT id, status, CAST(amount AS STRING) FROM lake.ods.orders "
-        f"/*+ OPTIONS('snapshot-id'='{int(snapshot_id)}') */"
-    )
+def lake_rows_at(*snapshot_ids: int) -> dict[int, dict[int, list[tuple[str, str]]]]:
+    """Each snapshot's rows as Flink reads them, {snapshot: {id: [(status, amount)]}}: one batch
+    job for all of them."""
+    reads = [
+        f"SELECT CAST({int(sid)} AS BIGINT) AS snap, id, status, CAST(amount AS STRING) AS amount "
+        f"FROM lake.ods.orders /*+ OPTIONS('snapshot-id'='{int(sid)}') */"
+        for sid in snapshot_ids
+    ]
     gateway = SqlGatewayClient(HttpSettings(sql_gateway_url()))
     try:
         results = gateway.run_script(
-            [*lake_session_statements(), query],
+            [*lake_session_statements(), " UNION ALL ".join(reads)],
             session_properties={"execution.runtime-mode": "batch"},
             timeout=120,
         )
     finally:
         gateway.close()
-    out: dict[int, list[tuple[str, str]]] = {}
-    for row_id, status, amount in results[-1].rows:
-        out.setdefault(int(row_id), []).append((str(status), str(amount)))
+    out: dict[int, dict[int, list[tuple[str, str]]]] = {int(sid): {} for sid in snapshot_ids}
+    for snap, row_id, status, amount in results[-1].rows:
+        out[int(snap)].setdefault(int(row_id), []).append((str(status), str(amount)))
     return out
 
 
-def assert_snapshot_holds_window(db: pymysql.connections.Connection, snapshot_id: int, end: datetime, ids):
+def assert_snapshot_holds_window(
+    db: pymysql.connections.Connection, snapshot_id: int, end: datetime, ids, lake=None
+) -> None:
+    """``lake``: the snapshot's rows when already read (lake_rows_at), else they are read here."""
     expected = rows_changed_before(db, end)
-    lake = lake_rows_at(snapshot_id)
+    lake = lake if lake is not None else lake_rows_at(snapshot_id)[int(snapshot_id)]
     missing = {i: v for i, v in expected.items() if lake.get(i) != [v]}
     assert not missing, (
         f"snapshot {snapshot_id} lacks or differs for rows changed before {iso(end)}: {missing}"
@@ -120,6 +126,7 @@ def test_consecutive_windows_complete_promptly_and_hold_their_rows(mariadb, tmp_
         changed.append(change_rows(mariadb, 4))
         wait_until(end - timedelta(seconds=10))
         changed[-1]["inserted"] += change_rows(mariadb, 2)["inserted"]
+    decided = []
     for i, proc in enumerate(runs):
         assert proc.wait(timeout=300) == 0
         log = (tmp_path / f"w{i}.log").read_text()
@@ -132,7 +139,10 @@ def test_consecutive_windows_complete_promptly_and_hold_their_rows(mariadb, tmp_
         assert delay >= CLOCK_SKEW_MARGIN, f"decided {delay:.1f}s after the window end, before its target"
         bound = CLOCK_SKEW_MARGIN + POKE_INTERVAL + 2 * CHECKPOINT_INTERVAL
         assert delay <= bound, f"window {i} decided {delay:.1f}s after its end (bound {bound}s)"
-        assert_snapshot_holds_window(mariadb, xcom["snapshot_id"], end, changed[i])
+        decided.append((xcom["snapshot_id"], end, changed[i]))
+    lake = lake_rows_at(*{snapshot_id for snapshot_id, _, _ in decided})
+    for snapshot_id, end, ids in decided:
+        assert_snapshot_holds_window(mariadb, snapshot_id, end, ids, lake[snapshot_id])
 
 
 @pytest.mark.parametrize("mode", ["deferrable", "reschedule"])
@@ -213,6 +223,7 @@ class TestPastMinutes:
         # past the CDC watermark by now, so no run has a reason to wait.
         newest_end = (datetime.now(tz=UTC) - timedelta(seconds=40)).replace(second=0, microsecond=0)
         last = newest_end - timedelta(minutes=1)
+        decided: list[tuple[int, datetime]] = []
         for k in range(6, 0, -1):
             start = last - timedelta(minutes=k - 1)
             began = time.monotonic()
@@ -224,7 +235,10 @@ class TestPastMinutes:
             assert (parse(xcom["window"]["start"]), parse(xcom["window"]["end"])) == (start, end)
             assert "→ WAITING" not in log or "reused" in log, "a past window waited for new data"
             assert time.monotonic() - began < 90
-            assert_snapshot_holds_window(mariadb, xcom["snapshot_id"], end, {"deleted": []})
+            decided.append((xcom["snapshot_id"], end))
+        lake = lake_rows_at(*{snapshot_id for snapshot_id, _ in decided})
+        for snapshot_id, end in decided:
+            assert_snapshot_holds_window(mariadb, snapshot_id, end, {"deleted": []}, lake[snapshot_id])
 
     def test_bad_input_fails_the_task_fast_naming_the_problem(self, mariadb, tmp_path: Path) -> None:
         """All cases run at once: each task fails within two minutes, its log naming the problem."""
