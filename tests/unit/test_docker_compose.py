@@ -41,11 +41,11 @@ PORT_VARS = {
     ("clickhouse1", 8123): "CLICKHOUSE1_HTTP_PORT",
     ("clickhouse2", 9000): "CLICKHOUSE2_TCP_PORT",
     ("clickhouse2", 8123): "CLICKHOUSE2_HTTP_PORT",
+    ("airflow-apiserver", 8080): "AIRFLOW_API_PORT",  # also the native deployment's (./dev airflow)
 }
 # Components only the compose stack has: their port, unless stack.env comes to define it.
 COMPOSE_ONLY_PORTS = {
     ("grafana", 3000): ("GRAFANA_PORT", 13000),
-    ("airflow-apiserver", 8080): ("AIRFLOW_API_PORT", 18080),
 }
 FLINK_SERVICES = ("jobmanager", "taskmanager", "sql-gateway")
 AIRFLOW_SERVICES = (
