@@ -25,8 +25,6 @@ airflow_deploy_env() {
   export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="$base/execution/"
   export AIRFLOW__API__BASE_URL="$base"
   export AIRFLOW__API__HOST="$RTP_HOST" AIRFLOW__API__PORT="$AIRFLOW_API_PORT"
-  export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="$AIRFLOW_WORKER_LOG_PORT"
-  export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="$AIRFLOW_TRIGGER_LOG_PORT"
   # The simple auth manager (Airflow's default) with one known admin from stack.env.
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$AIRFLOW_ADMIN_USER:admin"
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
@@ -111,19 +109,21 @@ EOF
 _airflow_pidname() { echo "airflow-$1"; }
 
 airflow_deploy_up() {
-  local c started=()
+  local c started=() args
   for c in "${AIRFLOW_DEPLOY_COMPONENTS[@]}"; do is_running "$(_airflow_pidname "$c")" || started+=("$c"); done
   if [ ${#started[@]} -gt 0 ]; then
     airflow_deploy_db
     [ ${#started[@]} -eq ${#AIRFLOW_DEPLOY_COMPONENTS[@]} ] && airflow_deploy_connections
     for c in "${started[@]}"; do
+      args=()
       case "$c" in
         api-server) ensure_port_free "$AIRFLOW_API_PORT" "airflow api-server" ;;
-        scheduler) ensure_port_free "$AIRFLOW_WORKER_LOG_PORT" "airflow scheduler (task log server)" ;;
-        triggerer) ensure_port_free "$AIRFLOW_TRIGGER_LOG_PORT" "airflow triggerer (log server)" ;;
+        # One machine: the api-server reads task and trigger logs from their files. Without this
+        # each would serve them on all interfaces.
+        scheduler | triggerer) args=(--skip-serve-logs) ;;
       esac
       say "starting airflow $c (log: $LOG_DIR/airflow-$c.log)"
-      start_bg "$(_airflow_pidname "$c")" "$LOG_DIR/airflow-$c.log" airflow "$c"
+      start_bg "$(_airflow_pidname "$c")" "$LOG_DIR/airflow-$c.log" airflow "$c" "${args[@]}"
     done
   fi
   wait_port "$AIRFLOW_API_PORT" "airflow api-server" 180 "$LOG_DIR/airflow-api-server.log"
@@ -159,9 +159,8 @@ airflow_deploy_down() {
     if is_running "$(_airflow_pidname "$c")"; then say "stopping airflow $c"; fi
     stop_bg "$(_airflow_pidname "$c")" 60
   done
-  for i in "$AIRFLOW_API_PORT" "$AIRFLOW_WORKER_LOG_PORT" "$AIRFLOW_TRIGGER_LOG_PORT"; do
-    ! port_in_use "$i" || die "port $i still in use after airflow down: $(ss -Hltnp "sport = :$i" | head -1)"
-  done
+  ! port_in_use "$AIRFLOW_API_PORT" \
+    || die "port $AIRFLOW_API_PORT still in use after airflow down: $(ss -Hltnp "sport = :$AIRFLOW_API_PORT" | head -1)"
 }
 
 airflow_deploy_status() {

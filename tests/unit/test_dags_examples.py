@@ -9,6 +9,7 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[2] / "dags_examples"
 EXPECTED = {
     "rtp_orders_hourly",
+    "rtp_orders_hourly_deferrable",
     "rtp_orders_daily_rollup",
     "rtp_orders_on_event",
     "rtp_lake_maintenance",
