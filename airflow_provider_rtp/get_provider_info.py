@@ -233,6 +233,13 @@ def get_provider_info() -> dict[str, Any]:
             },
         ],
         "extra-links": ["airflow_provider_rtp.links.flink.FlinkJobLink"],
+        # The "Lake freshness" page; Airflow loads provider plugins with [core] lazy_discover_providers False.
+        "plugins": [
+            {
+                "name": "rtp_freshness",
+                "plugin-class": "airflow_provider_rtp.plugins.freshness.RtpFreshnessPlugin",
+            }
+        ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_rtp.hooks.platform.RealtimePlatformHook",
@@ -297,6 +304,16 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "integer",
                         "example": "3",
                         "default": "3",
+                    },
+                    "freshness_window": {
+                        "description": (
+                            "Window length of the Lake freshness page, an ISO-8601 duration that divides "
+                            "a day (PT1H hourly, PT1M for minute windows); windows are aligned on the epoch."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "PT1M",
+                        "default": "PT1H",
                     },
                     "maintenance_jar": {
                         "description": (

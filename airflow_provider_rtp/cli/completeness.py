@@ -170,11 +170,9 @@ def _logs_to_stderr() -> None:
 
 
 def _clients(check: CompletenessCheck) -> CheckClients:
-    from airflow_provider_rtp.hooks.completeness import CheckClients, lookup_connection
+    from airflow_provider_rtp.hooks.completeness import CheckClients
 
-    return CheckClients(
-        check, {conn_id: lookup_connection(conn_id) for conn_id in dict.fromkeys(check.conn_ids)}
-    )
+    return CheckClients.looked_up(check)
 
 
 def progress_line(result: CheckResult, at: datetime) -> str:
@@ -182,12 +180,10 @@ def progress_line(result: CheckResult, at: datetime) -> str:
     decision = result.decision
     blocking = decision.blocking if decision is not None else None
     text = f"{to_iso(at)}  {result.verdict.value.upper()}"
-    lines = [line.strip() for line in result.report.splitlines()[1:]]
     if blocking is not None:
         text += f" ({blocking.value})"
-        lines = [line for line in lines if line.split(" ", 1)[0] == blocking.value]
-    if not result.complete and lines:
-        text += f"  {lines[0]}"
+    if result.blocker is not None:
+        text += f"  {result.blocker}"
     elif result.snapshot_id is not None:
         text += f"  snapshot {result.snapshot_id}"
     return text

@@ -133,6 +133,18 @@ class CheckResult:
     def reused(self) -> bool:
         return self.record is not None and self.decision is None
 
+    @property
+    def blocker(self) -> str | None:
+        """Why the window is not complete, in the report's own words: the blocking stage's line
+        (or, for a system that is unavailable, the error's); ``None`` when complete."""
+        if self.complete:
+            return None
+        lines = [line.strip() for line in self.report.splitlines()[1:]]
+        blocking = self.decision.blocking if self.decision is not None else None
+        if blocking is not None:
+            lines = [line for line in lines if line.split(" ", 1)[0] == blocking.value]
+        return lines[0] if lines else None
+
     def xcom(self) -> dict[str, Any]:
         """``{snapshot_id, window, watermarks, decided_at}`` plus the covering job and checkpoint."""
         if self.record is None:

@@ -141,6 +141,12 @@ class CheckClients:
         self._kafka_conn = connections.get(check.kafka_conn_id)
         self._clickhouse_conn = connections.get(check.clickhouse_conn_id)
 
+    @classmethod
+    def looked_up(cls, check: CompletenessCheck) -> CheckClients:
+        """Clients on the check's connections as any Airflow process finds them
+        (:func:`lookup_connection`): outside a task, e.g. the CLI and the API server."""
+        return cls(check, {conn_id: lookup_connection(conn_id) for conn_id in dict.fromkeys(check.conn_ids)})
+
     @cached_property
     def kafka(self) -> KafkaLagReader:
         from airflow.sdk import BaseHook

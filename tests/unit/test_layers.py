@@ -4,7 +4,7 @@
     flink kafka iceberg cdc monitoring clickhouse   one system each
     evaluation                        gathers observations and runs the core
     hooks                             Airflow connections -> configured clients
-    operators sensors triggers assets links cli   wiring
+    operators sensors triggers assets links cli plugins   wiring
 
 Every import counts, also one inside a function or under ``TYPE_CHECKING``: a lazy
 import is still a dependency, and a cycle hidden behind one is still a cycle.
@@ -44,6 +44,7 @@ RANKS = {
     "assets": 5,
     "links": 5,
     "cli": 5,
+    "plugins": 5,
 }
 SYSTEMS = {name for name, rank in RANKS.items() if rank == 2}
 # One system package may read another's plain models where its job is to translate them.

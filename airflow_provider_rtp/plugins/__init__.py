@@ -1,0 +1,1 @@
+"""Airflow plugins shipped by the provider: the "Lake freshness" page of the Airflow UI."""
