@@ -61,11 +61,13 @@ def _evaluations() -> LiveEvaluations:
     return LiveEvaluations()
 
 
-def _settings() -> tuple[str | None, timedelta]:
+def _settings() -> tuple[str | None, str, timedelta]:
+    """The pipelines file, and the window length as configured and parsed."""
     from airflow.configuration import conf
 
     path = conf.get("rtp", "pipelines_file", fallback=None) or None
-    return path, parse_window_length(conf.get("rtp", "freshness_window", fallback=None))
+    text = conf.get("rtp", "freshness_window", fallback=None) or "PT1H"
+    return path, text.strip().upper(), parse_window_length(text)
 
 
 def _links(rtp_conn_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -178,10 +180,8 @@ def create_app() -> FastAPI:
             "pipelines": [],
         }
         try:
-            path, length = _settings()
-            out.update(
-                pipelines_file=path, window_length=str(length), window_length_seconds=length.total_seconds()
-            )
+            path, text, length = _settings()
+            out.update(pipelines_file=path, window_length=text, window_length_seconds=length.total_seconds())
             if not path:
                 raise RtpError(
                     "no pipelines declared: set [rtp] pipelines_file (AIRFLOW__RTP__PIPELINES_FILE)"
