@@ -14,10 +14,16 @@
    sensor task at all; ``rtp_orders_on_event`` runs once per completed hour. Its first
    hour: ``RTP_ORDERS_EVENTS_START`` in the DAG processor's environment (ISO, UTC;
    default 2026-11-01T00:00:00Z), e.g. a few hours back on a new deployment.
+
+Overdue hours, two ways: the sensor's ``deadline`` (an hour not complete 30 minutes after
+its end: ``on_deadline_missed`` is called once, with the report saying what blocks it), and
+Airflow's own deadline alert on the DAG run (run not finished 45 minutes after the hour's end,
+whatever the reason, e.g. the batch task itself running late).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +39,8 @@ from airflow.sdk import (
     StartOfDayMapper,
     task,
 )
+from airflow.sdk.definitions.callback import SyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from airflow_provider_rtp.assets import table_asset
 from airflow_provider_rtp.completeness import Policy, load_pipelines
@@ -56,6 +64,20 @@ WINDOW_PARAMS = {
     ),
 }
 
+
+def hour_overdue(context) -> None:
+    """The sensor's alert route: swap in a notifier (Slack, PagerDuty, …); it takes the context too."""
+    overdue = context["rtp_deadline"]
+    logging.getLogger(__name__).error(
+        "orders hour overdue by %ss:\n%s", overdue["missed_by_seconds"], overdue["report"]
+    )
+
+
+def run_overdue(context=None, **kwargs) -> None:
+    """Airflow's deadline alert route for the whole run."""
+    logging.getLogger(__name__).error("rtp_orders_hourly run not finished by its deadline: %s", kwargs)
+
+
 for dag_id, deferrable in (("rtp_orders_hourly", False), ("rtp_orders_hourly_deferrable", True)):
     with DAG(
         dag_id,
@@ -67,6 +89,12 @@ for dag_id, deferrable in (("rtp_orders_hourly", False), ("rtp_orders_hourly_def
         max_active_runs=4,
         params=WINDOW_PARAMS,
         tags=["rtp", "example"],
+        # The run's logical date is its hour's start: end of the hour + 45 minutes.
+        deadline=DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+            interval=timedelta(hours=1, minutes=45),
+            callback=SyncCallback(run_overdue),
+        ),
     ):
         hour_in_lake = IngestionCompleteSensor(
             task_id="orders_hour_in_lake",
@@ -79,6 +107,8 @@ for dag_id, deferrable in (("rtp_orders_hourly", False), ("rtp_orders_hourly_def
             timeout=timedelta(hours=6).total_seconds(),
             mode="reschedule",
             deferrable=deferrable,
+            deadline=timedelta(minutes=30),
+            on_deadline_missed=hour_overdue,
         )
 
         @task

@@ -120,7 +120,13 @@ class DecisionStore:
     def delete(self, window: Window) -> None:
         self._accessor.delete(self.key(window))
 
-    # -- the event trigger's progress ------------------------------------
+    # -- other per-table values: the event trigger's progress, deadline alerts ---
+    def get_value(self, key: str) -> Any:
+        return self._accessor.get(key)
+
+    def set_value(self, key: str, value: Any) -> None:
+        self._accessor.set(key, value)
+
     async def aget_value(self, key: str) -> Any:
         return await self._accessor.aget(key)
 

@@ -16,6 +16,7 @@ from airflow_provider_rtp.completeness.commit import (
     CommitStage,
     IcebergCommitStage,
 )
+from airflow_provider_rtp.completeness.deadline import DeadlineStatus, deadline_status
 from airflow_provider_rtp.completeness.decide import decide
 from airflow_provider_rtp.completeness.decision import Decision, Verdict
 from airflow_provider_rtp.completeness.errors import (
@@ -86,6 +87,7 @@ __all__ = [
     "CommitPoint",
     "CommitStage",
     "CompletenessError",
+    "DeadlineStatus",
     "Decision",
     "IcebergCommitStage",
     "InvalidPipelineError",
@@ -117,6 +119,7 @@ __all__ = [
     "TableSnapshots",
     "Verdict",
     "Window",
+    "deadline_status",
     "decide",
     "load_pipelines",
     "metric_watermark",

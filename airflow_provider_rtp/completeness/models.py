@@ -106,6 +106,8 @@ class Policy:
     :param clock_skew_margin: added to ``end + L`` to absorb clock differences between hosts.
     :param on_job_down: ``wait`` or ``fail`` when the ingestion or CDC job is down.
     :param future_window_limit: refuse windows ending later than ``now`` plus this.
+    :param deadline: a window not complete by ``end`` plus this is overdue: the report says by how
+        much and the sensor alerts once (see :mod:`.deadline`); ``None``: no deadline.
     """
 
     allowed_lateness: timedelta = timedelta(0)
@@ -113,8 +115,16 @@ class Policy:
     clock_skew_margin: timedelta = DEFAULT_CLOCK_SKEW_MARGIN
     on_job_down: JobDownBehaviour = JobDownBehaviour.WAIT
     future_window_limit: timedelta = DEFAULT_FUTURE_WINDOW_LIMIT
+    deadline: timedelta | None = None
 
     def __post_init__(self) -> None:
+        if self.deadline is not None and (
+            not isinstance(self.deadline, timedelta) or self.deadline < timedelta(0)
+        ):
+            raise InvalidPolicyError(
+                f"deadline must be a non-negative datetime.timedelta after the window end or None, "
+                f"got {self.deadline!r}; e.g. timedelta(minutes=30)"
+            )
         for name in _DURATION_FIELDS:
             value = getattr(self, name)
             if not isinstance(value, timedelta):
@@ -136,17 +146,20 @@ class Policy:
         """Durations as seconds (floats), so the policy fits into trigger kwargs and XCom."""
         out: dict[str, Any] = {name: getattr(self, name).total_seconds() for name in _DURATION_FIELDS}
         out["on_job_down"] = self.on_job_down.value
+        if self.deadline is not None:  # absent when unset: older policies read back unchanged
+            out["deadline"] = self.deadline.total_seconds()
         return out
 
     @classmethod
     def from_dict(cls, raw: Any) -> Policy:
         if not isinstance(raw, dict):
             raise MalformedRecordError(f"a policy must be a mapping, got {raw!r}")
-        unknown = set(raw) - {*_DURATION_FIELDS, "on_job_down"}
+        unknown = set(raw) - {*_DURATION_FIELDS, "on_job_down", "deadline"}
         if unknown:
             raise MalformedRecordError(f"unknown policy keys {sorted(unknown)}")
         kwargs: dict[str, Any] = {}
-        for name in _DURATION_FIELDS:
+        optional = ("deadline",) if raw.get("deadline") is not None else ()
+        for name in (*_DURATION_FIELDS, *optional):
             if name in raw:
                 value = raw[name]
                 if isinstance(value, bool) or not isinstance(value, int | float):

@@ -5,6 +5,7 @@ window 2026-11-24T10:00Z..11:00Z  lateness 2m  → WAITING (kafka)
   kafka    orders.p7      consumed through 10:58:12  needs 11:02:00  (1,204 records behind)
   job      orders-sink    RUNNING  checkpoint 8812
   iceberg  ods.orders     job 3f2a… committed checkpoint 8809  needs ≥ 8812
+  deadline 11:30:00 in 26m
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Protocol
 
 from airflow_provider_rtp.completeness._advice import short_job_id
 from airflow_provider_rtp.completeness._time import fmt_clock, fmt_duration
+from airflow_provider_rtp.completeness.deadline import deadline_status
 from airflow_provider_rtp.completeness.models import Policy, Window
 from airflow_provider_rtp.completeness.results import (
     FINAL_CHECKPOINT_ID,
@@ -50,6 +52,8 @@ class Reported(Protocol):
     @property
     def target(self) -> datetime: ...
     @property
+    def decided_at(self) -> datetime: ...
+    @property
     def stages(self) -> tuple[StageResult, ...]: ...
     @property
     def blocking(self) -> Stage | None: ...
@@ -76,6 +80,9 @@ def render(decision: Reported) -> str:
         name = stage.name if len(stage.name) < _NAME_WIDTH - 1 else stage.name + " "
         label = stage.stage.value if len(stage.stage.value) < _STAGE_WIDTH else stage.stage.value + " "
         lines.append(f"  {label:<{_STAGE_WIDTH}}{name:<{_NAME_WIDTH}}{_detail(decision, stage)}".rstrip())
+    due = deadline_status(decision.window, decision.policy, decision.decided_at)
+    if due is not None and decision.verdict.value != "complete":
+        lines.append(f"  {due.line()}")
     said = guarantee(decision.stages)
     if said is not None:
         lines.append(f"  guarantee: {said}")

@@ -9,7 +9,7 @@ partition. Poke, reschedule and deferrable modes call the same evaluator,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +22,12 @@ from airflow_provider_rtp.completeness import (
     DEFAULT_FUTURE_WINDOW_LIMIT,
     DEFAULT_IDLE_TIMEOUT,
     CompletenessError,
+    DeadlineStatus,
     Pipeline,
     Policy,
     Verdict,
     Window,
+    deadline_status,
     parse_instant,
 )
 from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck, run_check
@@ -36,7 +38,10 @@ from airflow_provider_rtp.iceberg.tags import tag_name, tag_snapshot
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["IngestionCompleteSensor", "resolve_pipeline"]
+__all__ = ["DeadlineCallback", "IngestionCompleteSensor", "resolve_pipeline"]
+
+#: Called with the task's context plus ``rtp_deadline``: the window, the deadline, how late, the report.
+DeadlineCallback = Callable[[Any], Any]
 
 
 def _as_timedelta(value: timedelta | float | int, name: str) -> timedelta:
@@ -70,6 +75,14 @@ class IngestionCompleteSensor(BaseSensorOperator):
     :param tag_max_age: the tag's ``max-ref-age``: snapshot expiry removes it once its snapshot is
         older; ``None`` keeps it until removed.
     :param clickhouse_conn_id: for a ``sink: clickhouse`` pipeline, where its table is looked up.
+    :param deadline: a window not complete by its end plus this is overdue: the waiting report says
+        ``deadline <time> missed by <duration>`` (before: ``deadline in <duration>``) and the
+        ``on_deadline_missed`` callbacks are called, once per window and table. The sensor keeps
+        waiting (``timeout`` ends the wait). ``None``: no deadline.
+    :param on_deadline_missed: a callable or a list of them (e.g. Airflow notifiers), each called with
+        the task's context plus ``rtp_deadline``: ``{window, deadline, checked_at, missed,
+        missed_by_seconds, report}``. In deferrable mode they run on the worker: the trigger hands
+        the miss back and the sensor defers again.
     """
 
     template_fields: Sequence[str] = (
@@ -112,6 +125,8 @@ class IngestionCompleteSensor(BaseSensorOperator):
         deferrable: bool | None = None,
         tag_pattern: str | None = None,
         tag_max_age: timedelta | float | None = None,
+        deadline: timedelta | float | None = None,
+        on_deadline_missed: DeadlineCallback | Sequence[DeadlineCallback] | None = None,
         **kwargs: Any,
     ) -> None:
         self.asset = table_asset(table, catalog_name) if "{{" not in table else None
@@ -135,7 +150,9 @@ class IngestionCompleteSensor(BaseSensorOperator):
             clock_skew_margin=_as_timedelta(clock_skew_margin, "clock_skew_margin"),
             on_job_down=on_job_down,  # type: ignore[arg-type]  # validated by Policy
             future_window_limit=_as_timedelta(future_window_limit, "future_window_limit"),
+            deadline=None if deadline is None else _as_timedelta(deadline, "deadline"),
         )
+        self.on_deadline_missed = _callbacks(on_deadline_missed)
         self.rtp_conn_id = rtp_conn_id
         self.kafka_conn_id = kafka_conn_id
         self.iceberg_conn_id = iceberg_conn_id
@@ -205,8 +222,14 @@ class IngestionCompleteSensor(BaseSensorOperator):
             result = self._evaluate(check, window)
             if result.complete:
                 return self._succeed(context, result)
+            alerted = self._watch_deadline(context, window, result.report)
         finally:
             self._close()
+        self._defer(context, check, window, deadline_alerted=alerted)
+
+    def _defer(
+        self, context: Context, check: CompletenessCheck, window: Window, *, deadline_alerted: bool
+    ) -> None:
         from airflow_provider_rtp.triggers.ingestion import IngestionCompleteTrigger
 
         self.defer(
@@ -214,19 +237,34 @@ class IngestionCompleteSensor(BaseSensorOperator):
                 check=check.to_dict(),
                 window=window.to_dict(),
                 poke_interval=float(self.poke_interval),
+                deadline_alerted=deadline_alerted,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout) if self.timeout else None,
+            timeout=self._time_left(context),
         )
 
+    def _time_left(self, context: Context) -> timedelta | None:
+        """The sensor's timeout less the time it has waited already (a second deferral continues it)."""
+        if not self.timeout:
+            return None
+        started = getattr(context.get("ti"), "start_date", None)
+        waited = datetime.now(tz=UTC) - started if isinstance(started, datetime) else timedelta(0)
+        return max(timedelta(seconds=self.timeout) - waited, timedelta(seconds=1))
+
     def poke(self, context: Context) -> PokeReturnValue:
-        result = self._evaluate(self._check(), self._window(context))
+        window = self._window(context)
+        result = self._evaluate(self._check(), window)
         if not result.complete:
+            self._watch_deadline(context, window, result.report)
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=self._succeed(context, result))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         status = event.get("status")
+        if status == "deadline_missed":  # the trigger hands the miss to the worker, then waits on
+            window = Window.from_dict(event["deadline"]["window"])
+            self._alert(context, DeadlineStatus.from_dict(event["deadline"]), event.get("report") or "")
+            return self._defer(context, self._check(), window, deadline_alerted=True)
         if status != "complete":
             raise CompletenessError(event.get("message") or f"completeness trigger ended with {event!r}")
         result = event["result"]
@@ -248,6 +286,38 @@ class IngestionCompleteSensor(BaseSensorOperator):
         if result.verdict is Verdict.FAILED:
             raise CompletenessError(f"window {window.label()} cannot complete:\n{result.report}")
         return result
+
+    def _watch_deadline(self, context: Context, window: Window, report: str) -> bool:
+        """Alert once the window's deadline has passed; ``True`` when it has (alerted now or before)."""
+        status = deadline_status(window, self.policy, datetime.now(tz=UTC))
+        if status is None or not status.missed:
+            return False
+        self._alert(context, status, report)
+        return True
+
+    def _alert(self, context: Context, status: DeadlineStatus, report: str) -> None:
+        """Call the ``on_deadline_missed`` callbacks unless this window's miss was alerted already
+        (by an earlier poke, a rescheduled or retried try, or another run of the window)."""
+        store, key = self._store(), deadline_key(status.window)
+        if store.get_value(key) is not None:
+            return
+        line = status.line()
+        text = report if "\n  deadline " in report else f"{report}\n  {line}".strip()
+        self.log.warning(
+            "window %s of %s: %s; %d on_deadline_missed callback(s)",
+            status.window.label(),
+            self.table,
+            line,
+            len(self.on_deadline_missed),
+        )
+        # Recorded first: a callback that fails or hangs must not make every later poke alert again.
+        store.set_value(key, status.to_dict())
+        payload = {**status.to_dict(), "report": text}
+        for callback in self.on_deadline_missed:
+            try:
+                callback({**context, "rtp_deadline": payload})
+            except Exception:  # a broken alert route must not fail the wait itself
+                self.log.exception("on_deadline_missed callback %r failed", callback)
 
     def _succeed(self, context: Context, result: CheckResult) -> dict[str, Any]:
         if result.decision is not None:  # decided now: keep it for reruns
@@ -308,3 +378,17 @@ class IngestionCompleteSensor(BaseSensorOperator):
 
     def on_kill(self) -> None:
         self._close()
+
+
+def deadline_key(window: Window) -> str:
+    """Where the table's state store records that a window's missed deadline was alerted."""
+    w = window.to_dict()
+    return f"deadline-alerted/{w['start']}/{w['end']}"
+
+
+def _callbacks(value: DeadlineCallback | Sequence[DeadlineCallback] | None) -> tuple[DeadlineCallback, ...]:
+    callbacks = () if value is None else (value,) if callable(value) else tuple(value)
+    for callback in callbacks:
+        if not callable(callback):
+            raise InvalidInputError(f"on_deadline_missed must be callables, got {callback!r}")
+    return callbacks

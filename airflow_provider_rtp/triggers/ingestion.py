@@ -18,7 +18,7 @@ from airflow.sdk import BaseHook
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_rtp.assets import DecisionStore, partition_key
-from airflow_provider_rtp.completeness import CompletenessError, Verdict, Window
+from airflow_provider_rtp.completeness import CompletenessError, Verdict, Window, deadline_status
 from airflow_provider_rtp.completeness._time import parse_utc, to_iso
 from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck
 from airflow_provider_rtp.exceptions import InvalidInputError, RtpError
@@ -70,14 +70,24 @@ class IngestionCompleteTrigger(BaseTrigger):
     """Re-evaluates one window every ``poke_interval`` seconds until it is complete, failed or invalid.
 
     Events: ``{"status": "complete", "result": CheckResult.to_dict()}``, or
-    ``{"status": "failed" | "error", "message": ...}``.
+    ``{"status": "failed" | "error", "message": ...}``, or, when the policy's deadline passes
+    while it waits and ``deadline_alerted`` is false, ``{"status": "deadline_missed", "deadline":
+    DeadlineStatus.to_dict(), "report": ...}``: the sensor alerts on the worker and defers again.
     """
 
-    def __init__(self, *, check: dict[str, Any], window: dict[str, Any], poke_interval: float) -> None:
+    def __init__(
+        self,
+        *,
+        check: dict[str, Any],
+        window: dict[str, Any],
+        poke_interval: float,
+        deadline_alerted: bool = False,
+    ) -> None:
         super().__init__()
         self.check = check
         self.window = window
         self.poke_interval = poke_interval
+        self.deadline_alerted = deadline_alerted
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -86,6 +96,7 @@ class IngestionCompleteTrigger(BaseTrigger):
                 "check": self.check,
                 "window": self.window,
                 "poke_interval": self.poke_interval,
+                "deadline_alerted": self.deadline_alerted,
             },
         )
 
@@ -113,6 +124,12 @@ class IngestionCompleteTrigger(BaseTrigger):
                 if result.verdict is Verdict.FAILED:
                     message = f"window {window.label()} cannot complete:\n{result.report}"
                     yield TriggerEvent({"status": "failed", "message": message})
+                    return
+                due = deadline_status(window, check.policy, datetime.now(tz=UTC))
+                if not self.deadline_alerted and due is not None and due.missed:
+                    yield TriggerEvent(
+                        {"status": "deadline_missed", "deadline": due.to_dict(), "report": result.report}
+                    )
                     return
                 held = _held_since(check, held, result)
                 await asyncio.sleep(self.poke_interval)

@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka import KafkaError as CKafkaError
 from confluent_kafka import KafkaException
 
-from airflow_provider_rtp.assets import partition_key, table_asset
+from airflow_provider_rtp.assets import DecisionStore, partition_key, table_asset
 from airflow_provider_rtp.completeness import InvalidPolicyError, InvalidWindowError, Pipeline, Policy, Window
 from airflow_provider_rtp.evaluation import CompletenessCheck, is_transient
 from airflow_provider_rtp.evaluation.check import check_window
@@ -20,6 +20,7 @@ from airflow_provider_rtp.exceptions import (
 )
 from airflow_provider_rtp.sensors.ingestion import IngestionCompleteSensor, resolve_pipeline
 from airflow_provider_rtp.triggers.ingestion import IngestionCompleteEventTrigger, IngestionCompleteTrigger
+from tests.unit.assets.test_tables import _Store
 
 PIPELINE = Pipeline(
     "ods.orders", ("shop.orders",), "rtp-ods-orders", "ods-orders-ingest", "shop-cdc", "shop.hb"
@@ -122,3 +123,49 @@ def test_restarting_systems_are_transient_bad_names_are_not() -> None:
     missing.__cause__ = KafkaException(CKafkaError(CKafkaError.UNKNOWN_TOPIC_OR_PART, retriable=True))
     assert not is_transient(missing)
     assert not is_transient(FlinkJobNotFound("no job"))
+
+
+def test_deadline_is_checked_when_the_dag_is_parsed() -> None:
+    with pytest.raises(InvalidInputError, match="deadline"):
+        IngestionCompleteSensor(task_id="t", table="ods.orders", pipeline=PIPELINE, deadline="1h")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="on_deadline_missed"):
+        IngestionCompleteSensor(task_id="t", table="ods.orders", pipeline=PIPELINE, on_deadline_missed=["x"])  # type: ignore[list-item]
+    sensor = IngestionCompleteSensor(
+        task_id="t", table="ods.orders", pipeline=PIPELINE, deadline=600, on_deadline_missed=print
+    )
+    assert sensor.policy.deadline == timedelta(minutes=10) and sensor.on_deadline_missed == (print,)
+
+
+def test_a_missed_deadline_calls_each_callback_once_per_window(monkeypatch) -> None:
+    calls: list[dict] = []
+    sensor = IngestionCompleteSensor(
+        task_id="t",
+        table="ods.orders",
+        pipeline=PIPELINE,
+        deadline=60,
+        on_deadline_missed=[lambda ctx: calls.append(ctx["rtp_deadline"]), lambda ctx: 1 / 0],
+    )
+    store = DecisionStore(accessor=_Store())
+    monkeypatch.setattr(sensor, "_store", lambda: store)
+    now = datetime.now(tz=UTC)
+    overdue = Window(now - timedelta(minutes=10), now - timedelta(minutes=5))
+    on_time = Window(now - timedelta(seconds=30), now)
+    report = "window … → WAITING (kafka)"
+    assert sensor._watch_deadline({}, on_time, report) is False  # type: ignore[arg-type]
+    for _ in range(3):  # every poke sees it missed; the callbacks run once (a failing one is logged)
+        assert sensor._watch_deadline({}, overdue, report) is True  # type: ignore[arg-type]
+    assert len(calls) == 1
+    assert calls[0]["window"] == overdue.to_dict() and calls[0]["missed"] is True
+    assert calls[0]["missed_by_seconds"] >= 240
+    assert calls[0]["report"].startswith(report) and "missed by 4m" in calls[0]["report"]
+
+
+def test_trigger_carries_whether_the_deadline_was_alerted() -> None:
+    check = CompletenessCheck(PIPELINE, Policy(deadline=timedelta(minutes=5)))
+    window = Window(datetime(2026, 11, 24, 10, tzinfo=UTC), datetime(2026, 11, 24, 11, tzinfo=UTC))
+    trigger = IngestionCompleteTrigger(
+        check=check.to_dict(), window=window.to_dict(), poke_interval=5, deadline_alerted=True
+    )
+    _, kwargs = trigger.serialize()
+    assert IngestionCompleteTrigger(**kwargs).deadline_alerted is True
+    assert CompletenessCheck.from_dict(kwargs["check"]).policy.deadline == timedelta(minutes=5)
