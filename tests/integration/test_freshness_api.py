@@ -8,6 +8,7 @@ pipeline live with the sensor's evaluator, link its Flink job, and refuse strang
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +53,20 @@ def _minute(minutes_ago: int) -> tuple[datetime, datetime]:
     return end - timedelta(minutes=1), end
 
 
+def _answer(client: TestClient, token: str) -> dict[str, Any]:
+    """The API's answer once the live evaluations have answered: on a busy machine one may take
+    longer than the request waits (it goes on, and the next request gets it from the cache)."""
+    deadline = time.monotonic() + 120
+    while True:
+        response = client.get("/api/freshness", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        late = [p for p in body["pipelines"] if "no answer within" in str(p["live"]["error"])]
+        if not late or time.monotonic() > deadline:
+            return body
+        time.sleep(3)
+
+
 def test_real_windows_live_stages_links_and_auth(client: TestClient, token: str) -> None:
     ok_start, ok_end = _minute(30)
     ok, log = run_dag(
@@ -70,9 +85,7 @@ def test_real_windows_live_stages_links_and_auth(client: TestClient, token: str)
     assert client.get("/").status_code == 401
     assert client.get("/api/freshness", headers={"Authorization": "Bearer not-a-jwt"}).status_code == 403
 
-    response = client.get("/api/freshness", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 200, response.text
-    body = response.json()
+    body = _answer(client, token)
     assert body["error"] is None and body["window_length_seconds"] == 60
     orders = next(p for p in body["pipelines"] if p["table"] == "ods.orders")
     assert orders["asset"] == "lake.ods.orders"
