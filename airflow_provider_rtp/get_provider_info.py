@@ -315,6 +315,17 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "PT1M",
                         "default": "PT1H",
                     },
+                    "freshness_live_budget": {
+                        "description": (
+                            "Seconds a Lake freshness request waits for the live evaluations (all "
+                            "pipelines together); a pipeline not done by then is shown with its previous "
+                            "live result and its age, or as 'live evaluation running'."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "0.8",
+                        "default": "0.8",
+                    },
                     "maintenance_jar": {
                         "description": (
                             "Path, on the Airflow workers, of the provider's lake maintenance job jar "
