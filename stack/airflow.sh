@@ -45,6 +45,8 @@ PY
   # shellcheck source=/dev/null
   source "$AIRFLOW_HOME/secrets.env"
   set +a
+  # Provider plugins (the Lake freshness page, docs/freshness.md) load only without lazy discovery.
+  export AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS=False
   export AIRFLOW__RTP__PIPELINES_FILE="$REPO_DIR/stack/pipelines.yaml"
   export AIRFLOW__RTP__MAINTENANCE_JAR="$RTP_CACHE/jobs/rtp-maintenance.jar"
   # CPU: a 2-core machine shares it with the stack. One api-server worker; one parsing process,

@@ -7,10 +7,12 @@ the triggerer is killed while the sensors are deferred, so the others see its re
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 
 from tests.deployment.conftest import (
     BATCH,
@@ -64,6 +66,16 @@ def test_killed_triggerer_the_deferred_sensor_still_succeeds_once(
     wait_for(
         "the sensor deferred", lambda: api.task_states(DEFERRABLE, run_id).get(SENSOR) == "deferred", 120, 1
     )
+    # The watcher records an hour as done seconds after announcing it: killed in between, it
+    # announces that hour again (README). Its past hours are announced first, while the sensor waits.
+    keys = {(deployment.events_start + timedelta(hours=k)).strftime(KEY_FORMAT) for k in range(3)}
+    wait_for(
+        "the watcher's past hours announced",
+        lambda: keys <= {e["extra"]["payload"]["partition_key"] for e in api.asset_events(EVENTS_ASSET)},
+        60,
+    )
+    time.sleep(5)
+    assert api.task_states(DEFERRABLE, run_id).get(SENSOR) == "deferred"
     deployment.kill_triggerer()
     # A crashed triggerer's triggers go to the next one once its heartbeat is stale.
     deployment.up()
@@ -180,3 +192,34 @@ def test_asset_watcher_announces_each_hour_once_and_its_consumer_runs_once_per_h
     assert len(set(runs.values())) == len(hours), f"one run for several hours: {runs}"
     for run_id in set(runs.values()):
         succeeded(api, ON_EVENT, run_id, 120)
+
+
+def test_freshness_page_shows_the_backfilled_hours_complete(
+    deployment: Deployment, scenario: Scenario
+) -> None:
+    """The provider's Lake freshness page (plugin) in the deployment: the hours the backfill decided are
+    complete there with the snapshot their sensors handed out; no token, no page."""
+    api = deployment.api
+    snapshots = {}
+    for run in api.runs(HOURLY, run_type="backfill"):
+        start = parse(run["data_interval_start"])
+        if start in scenario.backfill_hours:
+            succeeded(api, HOURLY, run["dag_run_id"], 300)
+            snapshots[iso_hour(start)] = str(api.returned(HOURLY, run["dag_run_id"], SENSOR)["snapshot_id"])
+    assert len(snapshots) == len(scenario.backfill_hours), snapshots
+    answer = api.session.get(
+        f"{api.base}/rtp-freshness/api/freshness", params={"windows": 8, "table": "ods.orders"}, timeout=60
+    )
+    assert answer.ok, answer.text[:500]
+    (pipeline,) = answer.json()["pipelines"]
+    shown = {
+        w["window"]["start"]: (w["status"], w["snapshot_id"])
+        for w in pipeline["windows"]
+        if w["window"]["start"] in snapshots
+    }
+    assert shown == {start: ("complete", snapshot) for start, snapshot in snapshots.items()}, pipeline
+    assert requests.get(f"{api.base}/rtp-freshness/", timeout=30).status_code in (401, 403)
+
+
+def iso_hour(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
