@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
@@ -18,6 +18,9 @@ from airflow_provider_rtp.hooks.clickhouse import ClickHouseHook
 from airflow_provider_rtp.hooks.iceberg import IcebergHook
 from airflow_provider_rtp.iceberg.health_read import check_table_identifier
 from airflow_provider_rtp.iceberg.window_read import DEFAULT_BATCH_ROWS, Engine
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
 __all__ = ["ClickHouseReconcileOperator", "IcebergToClickHouseOperator"]
 
@@ -122,6 +125,15 @@ class IcebergToClickHouseOperator(BaseOperator):
         self.iceberg_conn_id = iceberg_conn_id
         self.clickhouse_conn_id = clickhouse_conn_id
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage: the Iceberg table in, the ClickHouse table out (see hooks/lineage.py)."""
+        from airflow_provider_rtp.hooks.lineage import clickhouse_dataset, iceberg_dataset, operator_lineage
+
+        return operator_lineage(
+            [iceberg_dataset(self.table, self.iceberg_conn_id)],
+            [clickhouse_dataset(self.clickhouse_table, self.clickhouse_conn_id)],
+        )
+
     def _window(self, context: Any) -> tuple[datetime, datetime]:
         start = self.window_start or context.get("data_interval_start")
         end = self.window_end or context.get("data_interval_end")
@@ -206,3 +218,15 @@ class ClickHouseReconcileOperator(IcebergToClickHouseOperator):
         self, clickhouse: ClickHouseHook, reader: Any, source: list[SourceColumn], window: dict[str, Any]
     ) -> LoadReport:
         return reconcile_window(clickhouse, reader, source, **window)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage: both tables are read, nothing is written."""
+        from airflow_provider_rtp.hooks.lineage import clickhouse_dataset, iceberg_dataset, operator_lineage
+
+        return operator_lineage(
+            [
+                iceberg_dataset(self.table, self.iceberg_conn_id),
+                clickhouse_dataset(self.clickhouse_table, self.clickhouse_conn_id),
+            ],
+            [],
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow.sdk import BaseOperator, conf
 
@@ -14,6 +14,9 @@ from airflow_provider_rtp.flink.job_wait import JobWaitCriteria
 from airflow_provider_rtp.hooks.platform import RealtimePlatformHook
 from airflow_provider_rtp.links.flink import FlinkJobLink, persist_job_link
 from airflow_provider_rtp.triggers.flink import FlinkJobTrigger, job_event_result
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
 __all__ = ["FlinkJarJobOperator", "FlinkSqlJobOperator"]
 
@@ -70,6 +73,14 @@ class _FlinkSubmitOperator(BaseOperator):
 
     def _submit(self, savepoint_path: str | None) -> dict[str, Any]:
         raise NotImplementedError
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage: a job declared as a pipeline's ingestion job (``[rtp] pipelines_file``)
+        reads its topics and writes its table; other jobs name no datasets."""
+        from airflow_provider_rtp.hooks.lineage import declared_pipeline, operator_lineage, pipeline_lineage
+
+        pipeline = declared_pipeline(self.job_name)
+        return operator_lineage(*pipeline_lineage(pipeline)) if pipeline else operator_lineage([], [])
 
     def execute(self, context: Any) -> dict[str, Any]:
         if not self.job_name or not self.job_name.strip():

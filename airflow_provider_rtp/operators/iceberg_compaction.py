@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, conf
 
@@ -25,6 +25,9 @@ from airflow_provider_rtp.iceberg.compaction import (
 )
 from airflow_provider_rtp.links.flink import FlinkJobLink, persist_job_link
 from airflow_provider_rtp.triggers.flink import FlinkJobTrigger, job_event_result
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
 __all__ = ["IcebergCompactOperator"]
 
@@ -97,6 +100,12 @@ class IcebergCompactOperator(BaseOperator):
     @cached_property
     def iceberg(self) -> IcebergHook:
         return IcebergHook(self.iceberg_conn_id)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage: the table, read and rewritten (see hooks/lineage.py)."""
+        from airflow_provider_rtp.hooks.lineage import table_lineage
+
+        return table_lineage(self.table, self.iceberg_conn_id)
 
     def _request(self) -> CompactionRequest:
         return CompactionRequest(

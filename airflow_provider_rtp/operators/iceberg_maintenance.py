@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
@@ -26,6 +26,9 @@ from airflow_provider_rtp.iceberg.expiry import (
 from airflow_provider_rtp.iceberg.maintenance import expire_snapshots
 from airflow_provider_rtp.iceberg.orphans import DEFAULT_MIN_AGE, OrphanPolicy, delete_orphan_files
 from airflow_provider_rtp.iceberg.properties import apply_table_properties, managed_properties
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
 __all__ = [
     "IcebergDeleteOrphanFilesOperator",
@@ -62,6 +65,12 @@ class _IcebergTableOperator(BaseOperator):
     @cached_property
     def hook(self) -> IcebergHook:
         return IcebergHook(self.iceberg_conn_id)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage: the table, read and rewritten (see hooks/lineage.py)."""
+        from airflow_provider_rtp.hooks.lineage import table_lineage
+
+        return table_lineage(self.table, self.iceberg_conn_id)
 
     def _identifier(self) -> str:
         if not isinstance(self.table, str) or self.table.count(".") < 1:

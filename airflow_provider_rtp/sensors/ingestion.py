@@ -36,6 +36,7 @@ from airflow_provider_rtp.hooks.completeness import CheckClients, resolve_pipeli
 from airflow_provider_rtp.iceberg.tags import tag_name, tag_snapshot
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 __all__ = ["DeadlineCallback", "IngestionCompleteSensor", "resolve_pipeline"]
@@ -378,6 +379,19 @@ class IngestionCompleteSensor(BaseSensorOperator):
 
     def on_kill(self) -> None:
         self._close()
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage: the pipeline's topics in, its table out (see hooks/lineage.py)."""
+        from airflow_provider_rtp.hooks.lineage import operator_lineage, pipeline_lineage
+
+        return operator_lineage(
+            *pipeline_lineage(
+                self._check().pipeline,
+                kafka_conn_id=self.kafka_conn_id,
+                iceberg_conn_id=self.iceberg_conn_id,
+                clickhouse_conn_id=self.clickhouse_conn_id,
+            )
+        )
 
 
 def deadline_key(window: Window) -> str:
