@@ -15,6 +15,10 @@ EXPECTED = {
     "rtp_lake_maintenance",
     "rtp_reference_pipeline",
     "rtp_orders_to_clickhouse",
+    "rtp_flink_job_lifecycle",
+    "rtp_flink_jar_job",
+    "rtp_kafka_lag",
+    "rtp_lake_table_properties",
 }
 
 
