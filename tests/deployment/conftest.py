@@ -227,17 +227,13 @@ def scenario(deployment: Deployment) -> Scenario:
     # the backfill runs it again (reprocess completed runs), so that run must be over first.
     hour = deployment.started_at.replace(minute=0, second=0, microsecond=0)
     hours = [hour - timedelta(hours=k) for k in (3, 2, 1)]
-    wait_for(
-        "the scheduled runs of the past hours are over",
-        lambda: (
-            not [
-                r
-                for r in api.runs(HOURLY, logical_date_gte=iso(hours[0]))
-                if r["state"] in ("queued", "running") and r["run_type"] != "manual"
-            ]
-        ),
-        180,
-    )
+
+    def last_hour_run_over() -> bool:
+        # Created by the scheduler after the unpause (on a new database: seconds later).
+        runs = api.runs(HOURLY, run_type="scheduled", logical_date_gte=iso(hours[-1]))
+        return bool(runs) and all(r["state"] in ("success", "failed") for r in runs)
+
+    wait_for("the scheduled run of the last closed hour is over", last_hour_run_over, 180)
     output = deployment.cli(
         "backfill", "create", "--dag-id", HOURLY,
         "--from-date", iso(hours[0]), "--to-date", iso(hours[-1]),
