@@ -323,8 +323,8 @@ def get_provider_info() -> dict[str, Any]:
                         ),
                         "version_added": "0.1.0",
                         "type": "float",
-                        "example": "0.8",
-                        "default": "0.8",
+                        "example": "0.6",
+                        "default": "0.6",
                     },
                     "maintenance_jar": {
                         "description": (
