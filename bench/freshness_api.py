@@ -13,9 +13,13 @@ Builds, with unique names (all removed at the end):
   state backend as the execution API writes a sensor's.
 
 Then times ``GET /api/freshness`` (48 windows, hourly, all 20 pipelines) through FastAPI's
-TestClient with a JWT, as the page asks it:
-- ``cold``: a new live-evaluation cache each time (clients built, every pipeline evaluated);
-- ``reevaluated``: clients kept, the cache's TTL expired (every pipeline evaluated again);
+TestClient with a JWT, as the page asks it, with the default live budget (0.6 s):
+- ``cold``: a new live-evaluation cache each time (clients built, every pipeline evaluated):
+  the first answer (bound by the budget; pipelines not done yet are "running"), and, asking
+  again as the page does, how long from the first request until every pipeline's live part is
+  filled in (``cold_filled_in``);
+- ``reevaluated``: clients kept, the cache's TTL expired (every pipeline evaluated again; a
+  pipeline not done within the budget is served its previous answer, marked running);
 - ``warm``: within the TTL (the page refreshed by a second viewer): DB reads and rendering.
 Goal: an answer within 1 s. Figures go to bench/results/freshness_api.json.
 """
@@ -176,12 +180,28 @@ def main() -> None:
             evaluations.ttl = ttl
             return evaluations
 
+        def running(body: dict[str, Any]) -> int:
+            return sum(1 for p in body["pipelines"] if p["live"]["running"])
+
         cold: list[float] = []
+        cold_filled_in: list[float] = []
+        cold_running_first: list[int] = []
+        asked_until_filled: list[int] = []
         for _ in range(args.cold):
             fresh_cache(ttl=60).close()
             fresh_cache(ttl=60)
+            began = time.perf_counter()
             elapsed, body = ask()
             cold.append(elapsed)
+            cold_running_first.append(running(body))
+            asks = 1
+            while running(body):  # the page asks again on its own until every live part is there
+                time.sleep(0.2)
+                body = ask()[1]
+                asks += 1
+                assert time.perf_counter() - began < 120, "live evaluations did not finish within 120 s"
+            cold_filled_in.append(time.perf_counter() - began)
+            asked_until_filled.append(asks)
         shown = [p for p in body["pipelines"] if p["table"] in fixture.tables]
         assert len(shown) == PIPELINES, [p["table"] for p in body["pipelines"]]
         decided = sum(1 for p in shown for w in p["windows"] if w["source"] == "decision")
@@ -191,7 +211,13 @@ def main() -> None:
         warm = [ask()[0] for _ in range(args.warm)]
         evaluations = freshness_app._evaluations()
         evaluations.ttl = 0
-        reevaluated = [ask()[0] for _ in range(args.reevaluated)]
+        budget = freshness_app._settings()[3]
+        reevaluated: list[float] = []
+        reevaluated_running: list[int] = []
+        for _ in range(args.reevaluated):
+            elapsed, again = ask()
+            reevaluated.append(elapsed)
+            reevaluated_running.append(running(again))
         evaluations.close()
         size = len(json.dumps(body))
     finally:
@@ -203,17 +229,24 @@ def main() -> None:
         "decisions_read": PIPELINES * WINDOWS,
         "response_bytes": size,
         "live_verdicts": verdicts,
+        "live_budget_s": budget,
         "cold": percentiles(cold),
+        "cold_running_in_first_answer": cold_running_first,
+        "cold_filled_in": percentiles(cold_filled_in),
+        "cold_requests_until_filled_in": asked_until_filled,
         "reevaluated": percentiles(reevaluated),
+        "reevaluated_running_in_answer": reevaluated_running,
         "warm": percentiles(warm),
         "goal_s": 1.0,
+        "goal_met_cold": max(cold) <= 1.0,
         "goal_met_warm": max(warm) <= 1.0,
         "goal_met_reevaluated": max(reevaluated) <= 1.0,
     }
-    for name in ("cold", "reevaluated", "warm"):
+    for name in ("cold", "cold_filled_in", "reevaluated", "warm"):
         f = figures[name]
         spread = f"p50 {f['p50_s']:.3f} s  p95 {f['p95_s']:.3f} s  max {f['max_s']:.3f} s"
-        print(f"{name:12s} {spread}  ({f['runs']} runs)")
+        print(f"{name:14s} {spread}  ({f['runs']} runs)")
+    print(f"running in the cold first answers: {cold_running_first}, in re-evaluated: {reevaluated_running}")
     print(f"{PIPELINES} pipelines x {WINDOWS} windows, {size:,} bytes; live: {verdicts}")
     versions = {"airflow": airflow.__version__, "fastapi": fastapi.__version__}
     print(f"saved {write_results(__file__, figures, versions)}")

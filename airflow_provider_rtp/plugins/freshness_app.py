@@ -12,6 +12,7 @@ handling of its own.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from airflow_provider_rtp.plugins.freshness_grid import (
     Live,
     grid_windows,
     live_window,
+    parse_live_budget,
     parse_window_length,
     pipeline_view,
 )
@@ -61,13 +63,14 @@ def _evaluations() -> LiveEvaluations:
     return LiveEvaluations()
 
 
-def _settings() -> tuple[str | None, str, timedelta]:
-    """The pipelines file, and the window length as configured and parsed."""
+def _settings() -> tuple[str | None, str, timedelta, float]:
+    """The pipelines file, the window length as configured and parsed, the live budget (s)."""
     from airflow.configuration import conf
 
     path = conf.get("rtp", "pipelines_file", fallback=None) or None
     text = conf.get("rtp", "freshness_window", fallback=None) or "PT1H"
-    return path, text.strip().upper(), parse_window_length(text)
+    budget = parse_live_budget(conf.get("rtp", "freshness_live_budget", fallback=None))
+    return path, text.strip().upper(), parse_window_length(text), budget
 
 
 def _links(rtp_conn_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -113,11 +116,14 @@ def freshness(
     now: datetime | None = None,
     evaluations: LiveEvaluations | None = None,
     policy: Policy | None = None,
+    live_budget: float | None = None,
 ) -> list[dict[str, Any]]:
     """Every pipeline's view: stored decisions and sensor outcomes from the metadata DB (two
-    queries for all pipelines), plus one live evaluation each, run concurrently."""
+    queries for all pipelines), plus one live evaluation each, run concurrently; the live
+    answers are waited for at most ``live_budget`` seconds from the call (see LiveEvaluations)."""
     from airflow_provider_rtp.plugins.freshness_store import read_decisions, read_sensor_outcomes
 
+    began = time.monotonic()
     now = now or datetime.now(tz=UTC)
     windows = grid_windows(now, length, count)
     assets = {table: table_asset(table).name for table in pipelines}
@@ -126,7 +132,7 @@ def freshness(
     asks = {t: (checks[t], live_window(windows, decisions[assets[t]])) for t in pipelines}
     with ThreadPoolExecutor(max_workers=1) as side:
         links = side.submit(_links, [c.rtp_conn_id for c in checks.values()])
-        live = (evaluations or _evaluations()).evaluate(list(asks.values()))
+        live = (evaluations or _evaluations()).evaluate(list(asks.values()), budget=live_budget, since=began)
         outcomes = read_sensor_outcomes(session, list(assets.values()), windows[-1].start)
         link_bases = links.result()
     views = []
@@ -139,6 +145,7 @@ def freshness(
             failed=outcomes.failed[asset],
             tags=outcomes.tags[asset],
             live=live.get(table) or Live(asks[table][1], error="not evaluated"),
+            now=now,
         )
         base = link_bases[checks[table].rtp_conn_id]
         view["asset"] = asset
@@ -180,7 +187,7 @@ def create_app() -> FastAPI:
             "pipelines": [],
         }
         try:
-            path, text, length = _settings()
+            path, text, length, budget = _settings()
             out.update(pipelines_file=path, window_length=text, window_length_seconds=length.total_seconds())
             if not path:
                 raise RtpError(
@@ -195,7 +202,9 @@ def create_app() -> FastAPI:
         except (RtpError, OSError, ValueError) as exc:
             out["error"] = f"{type(exc).__name__}: {exc}"
             return out
-        out["pipelines"] = freshness(session, pipelines=pipelines, length=length, count=windows, now=now)
+        out["pipelines"] = freshness(
+            session, pipelines=pipelines, length=length, count=windows, now=now, live_budget=budget
+        )
         return out
 
     return app

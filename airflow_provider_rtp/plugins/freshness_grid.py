@@ -32,7 +32,9 @@ from airflow_provider_rtp.evaluation import CheckResult
 from airflow_provider_rtp.exceptions import InvalidInputError
 
 __all__ = [
+    "DEFAULT_LIVE_BUDGET",
     "DEFAULT_WINDOW_LENGTH",
+    "LIVE_RUNNING",
     "FailedWindow",
     "Live",
     "WindowRow",
@@ -43,6 +45,7 @@ __all__ = [
     "hop_lags",
     "live_view",
     "live_window",
+    "parse_live_budget",
     "parse_window_length",
     "pipeline_view",
     "stage_view",
@@ -51,10 +54,14 @@ __all__ = [
 
 #: ``[rtp] freshness_window`` when unset: hourly windows, as the sensors' hourly DAGs ask.
 DEFAULT_WINDOW_LENGTH = timedelta(hours=1)
+#: ``[rtp] freshness_live_budget`` when unset: seconds a request waits for live evaluations.
+DEFAULT_LIVE_BUDGET = 0.6
 _DURATION = re.compile(
     r"P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: What a window the live evaluation is asking about shows until its first answer.
+LIVE_RUNNING = "live evaluation running"
 
 
 class WindowStatus(enum.StrEnum):
@@ -75,12 +82,18 @@ class FailedWindow:
 
 @dataclass(frozen=True)
 class Live:
-    """The one live evaluation of a pipeline: its result, or why there is none."""
+    """The one live evaluation of a pipeline: its result, or why there is none.
+
+    ``running``: a newer evaluation has not finished within the request's budget; this is the
+    previous answer (its age counts from ``evaluated_at``), or, with neither result nor error,
+    there is none yet.
+    """
 
     window: Window
     result: CheckResult | None = None
     error: str | None = None
     evaluated_at: datetime | None = None
+    running: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +157,21 @@ def parse_window_length(text: str | None) -> timedelta:
             f"[rtp] freshness_window {text!r} must be positive and divide a day (PT1M, PT15M, PT1H, P1D)"
         )
     return length
+
+
+def parse_live_budget(text: str | None) -> float:
+    """Seconds a request waits for live evaluations: a number of seconds, 0 or more."""
+    if text is None or not str(text).strip():
+        return DEFAULT_LIVE_BUDGET
+    try:
+        budget = float(str(text).strip())
+    except ValueError:
+        budget = math.nan
+    if not math.isfinite(budget) or budget < 0:
+        raise InvalidInputError(
+            f"[rtp] freshness_live_budget must be a number of seconds, 0 or more (0.8), got {text!r}"
+        )
+    return budget
 
 
 def grid_windows(now: datetime, length: timedelta, count: int) -> list[Window]:
@@ -229,7 +257,9 @@ def window_rows(
             status = WindowStatus.FAILED if result.verdict is Verdict.FAILED else WindowStatus.WAITING
             row = WindowRow(window, status, "live", running, blocker=result.blocker)
         else:
-            blocker = live.error if live is not None and live.window == window else None
+            blocker = None
+            if live is not None and live.window == window:
+                blocker = live.error or (LIVE_RUNNING if live.running else None)
             row = WindowRow(window, WindowStatus.WAITING, "none", running, blocker=blocker)
         rows.append(row)
     return rows
@@ -336,13 +366,19 @@ def _watermark(stage: StageResult | None) -> datetime | None:
     return stage.watermark
 
 
-def live_view(live: Live | None) -> dict[str, Any] | None:
-    """The live evaluation as the page shows it: verdict, blocker, report, stages and hops."""
+def live_view(live: Live | None, now: datetime | None = None) -> dict[str, Any] | None:
+    """The live evaluation as the page shows it: verdict, blocker, report, stages and hops, and
+    whether a newer one is still running, with the age of this one at ``now``."""
     if live is None:
         return None
+    age = None
+    if live.evaluated_at is not None and now is not None:
+        age = max(0.0, (now - live.evaluated_at).total_seconds())
     out: dict[str, Any] = {
         "window": live.window.to_dict(),
         "evaluated_at": to_iso(live.evaluated_at),
+        "age_seconds": age,
+        "running": live.running,
         "error": live.error,
         "verdict": None,
         "blocker": None,
@@ -372,14 +408,15 @@ def pipeline_view(
     live: Live | None = None,
     links: Mapping[str, str | None] | None = None,
     failed_known: bool = True,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Everything the page shows of one pipeline, JSON-able."""
+    """Everything the page shows of one pipeline, JSON-able (``now``: when, for the live answer's age)."""
     rows = window_rows(windows, records, failed=failed, tags=tags, live=live)
     return {
         "table": table,
         "current": rows[0].to_dict() if rows else None,
         "windows": [r.to_dict() for r in rows],
-        "live": live_view(live),
+        "live": live_view(live, now),
         "delay": delay_stats(rows),
         "chart": chart_points(rows),
         "links": dict(links or {}),

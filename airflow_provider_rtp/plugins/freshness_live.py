@@ -5,9 +5,11 @@ with the clients :class:`~airflow_provider_rtp.hooks.completeness.CheckClients` 
 shows what a sensor would be told. Refreshing the page must not hammer Kafka and Flink:
 
 - an answer is reused for ``ttl`` seconds;
-- at most one evaluation per pipeline is in flight; a request arriving meanwhile waits for it;
-- evaluations run in a small thread pool; a request waits at most ``timeout`` for each, and a
-  late one shows "no answer within …" while it finishes in the background (and is cached then);
+- at most one evaluation per pipeline is in flight; a request arriving meanwhile shares it;
+- evaluations run in a small thread pool, and a request waits for them at most ``budget``
+  seconds in all (stale-while-revalidate): a pipeline not done by then is answered with its
+  previous answer marked ``running``, or with a ``running`` answer without result when it has
+  none yet; its evaluation goes on and the next request gets it;
 - an evaluation that raises shows its error for that pipeline only.
 """
 
@@ -17,15 +19,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_rtp.completeness import Window
 from airflow_provider_rtp.evaluation import CheckResult, CompletenessCheck, run_check
-from airflow_provider_rtp.plugins.freshness_grid import Live
+from airflow_provider_rtp.plugins.freshness_grid import DEFAULT_LIVE_BUDGET, Live
 
 __all__ = ["LiveEvaluations"]
 
@@ -40,18 +41,17 @@ def _looked_up_clients(check: CompletenessCheck) -> Any:
     return CheckClients.looked_up(check)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Entry:
     window: Window
     future: Future[Live]
-    done_at: float | None = None
 
 
 class LiveEvaluations:
     """Live answers per pipeline, shared by all requests of one API server process.
 
     :param ttl: seconds an answer is reused.
-    :param timeout: seconds a request waits for one pipeline's answer.
+    :param budget: seconds a request waits for the answers of all its pipelines together.
     :param workers: evaluations running at the same time.
     :param clients: builds a check's clients (default: from Airflow connections, looked up
         as any process finds them); kept per pipeline and reused, closed when replaced.
@@ -61,50 +61,69 @@ class LiveEvaluations:
         self,
         *,
         ttl: float = 5.0,
-        timeout: float = 10.0,
+        budget: float = DEFAULT_LIVE_BUDGET,
         workers: int = 4,
         clients: ClientsFactory = _looked_up_clients,
     ) -> None:
         self.ttl = ttl
-        self.timeout = timeout
+        self.budget = budget
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rtp-freshness")
         self._make_clients = clients
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
+        self._last: dict[str, tuple[Live, float]] = {}  # each pipeline's newest answer, when it came
         self._clients: dict[str, tuple[CompletenessCheck, Any]] = {}
 
-    def evaluate(self, asks: Sequence[tuple[CompletenessCheck, Window]]) -> dict[str, Live]:
-        """The live answer of each check (by table) for its window, waiting at most ``timeout`` each."""
+    def evaluate(
+        self,
+        asks: Sequence[tuple[CompletenessCheck, Window]],
+        *,
+        budget: float | None = None,
+        since: float | None = None,
+    ) -> dict[str, Live]:
+        """The live answer of each check (by table) for its window, waiting until ``since + budget``
+        at most (``since``: the request's start, ``time.monotonic()``; default now; ``budget``:
+        default ``self.budget``). A pipeline not done by then gets its previous answer marked
+        ``running``, else a ``running`` answer without result."""
+        budget = self.budget if budget is None else budget
+        until = (time.monotonic() if since is None else since) + budget
         futures = {check.pipeline.table: (window, self._future(check, window)) for check, window in asks}
-        deadline = time.monotonic() + self.timeout
+        wait([future for _, future in futures.values()], timeout=max(0.0, until - time.monotonic()))
         answers = {}
         for table, (window, future) in futures.items():
-            try:
-                answers[table] = future.result(timeout=max(0.0, deadline - time.monotonic()))
-            except FutureTimeout:
-                answers[table] = Live(
-                    window, error=f"no answer within {self.timeout:g} s (still evaluating; refresh later)"
-                )
+            if future.done() and not future.cancelled():
+                answers[table] = future.result()
+            else:
+                answers[table] = self._meanwhile(table, window)
         return answers
+
+    def _meanwhile(self, table: str, window: Window) -> Live:
+        """What is shown of a pipeline whose evaluation is still running."""
+        with self._lock:
+            last = self._last.get(table)
+        return Live(window, running=True) if last is None else replace(last[0], running=True)
 
     def _future(self, check: CompletenessCheck, window: Window) -> Future[Live]:
         key = check.pipeline.table
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry.window == window:
-                if not entry.future.done():
-                    return entry.future  # one evaluation in flight per pipeline
-                if entry.done_at is not None and time.monotonic() - entry.done_at < self.ttl:
-                    return entry.future
-            elif entry is not None and not entry.future.done():
-                return entry.future  # another window is still being evaluated: no second one beside it
+            if entry is not None and not entry.future.done():
+                return entry.future  # one evaluation in flight per pipeline, whatever its window
+            last = self._last.get(key)
+            fresh = last is not None and time.monotonic() - last[1] < self.ttl
+            if entry is not None and entry.window == window and fresh:
+                return entry.future
             future = self._pool.submit(self._run, check, window)
-            entry = _Entry(window, future)
-            self._entries[key] = entry
-        future.add_done_callback(lambda _: setattr(entry, "done_at", time.monotonic()))
+            self._entries[key] = _Entry(window, future)
         return future
 
     def _run(self, check: CompletenessCheck, window: Window) -> Live:
+        live = self._evaluated(check, window)
+        with self._lock:  # kept before the future is done, so the TTL check always finds it
+            self._last[check.pipeline.table] = (live, time.monotonic())
+        return live
+
+    def _evaluated(self, check: CompletenessCheck, window: Window) -> Live:
         started = datetime.now(tz=UTC)
         try:
             clients = self._clients_for(check)

@@ -5,7 +5,9 @@ pipeline; in it ``table.windows`` has one ``tr.window[data-window-start][data-wi
 per window whose ``td.status`` cell has the class ``status-complete``, ``status-waiting`` or
 ``status-failed`` (used nowhere else); ``.blocker``, ``table.stages tr[data-stage]``, ``table.hops``,
 ``a.link-flink``, ``a.link-grafana`` and ``svg.delay-chart`` (one ``circle.point`` per
-complete window). ``#updated`` shows when the data was generated, ``#error`` a page-wide error.
+complete window); ``.live-running`` while a pipeline's live evaluation has not answered (the
+page then asks again on its own, 2 s later, then less often). ``#updated`` shows when the data
+was generated, ``#error`` a page-wide error.
 """
 
 from __future__ import annotations
@@ -137,9 +139,15 @@ function linkTo(cls, href, text) {
 
 function liveBlock(s, live) {
   const verdict = live.verdict ? ": " + live.verdict : "";
-  const at = live.evaluated_at ? " (at " + live.evaluated_at + ")" : "";
+  const age = duration(live.age_seconds);
+  const at = live.evaluated_at ? " (at " + live.evaluated_at + ", " + age + " ago)" : "";
   const asked = "Live check of " + live.window.start + " .. " + live.window.end;
   s.append(el("div", {class: "meta live-window"}, asked + verdict + at));
+  if (live.running) {
+    const what = live.evaluated_at ? "A newer live evaluation is running; shown: the previous one."
+                                   : "Live evaluation running; it fills in shortly.";
+    s.append(el("div", {class: "meta live-running"}, what));
+  }
   if (live.error) s.append(el("div", {class: "error live-error"}, live.error));
   if (live.blocker) s.append(el("div", {class: "blocker"}, live.blocker));
   for (const a of live.advice || []) s.append(el("div", {class: "advice meta"}, "! " + a));
@@ -195,7 +203,12 @@ function pipelineSection(p) {
   return s;
 }
 
+// While a live evaluation is running the page asks again soon (2 s, then less often).
+let again = null, againIn = 2000;
+
 async function load() {
+  clearTimeout(again);
+  again = null;
   const error = document.getElementById("error");
   try {
     const response = await fetch(api, {credentials: "same-origin", headers: {Accept: "application/json"}});
@@ -207,6 +220,12 @@ async function load() {
     const root = document.getElementById("freshness");
     root.replaceChildren(...data.pipelines.map(pipelineSection));
     root.setAttribute("data-loaded", data.generated_at);
+    if (data.pipelines.some(p => p.live && p.live.running)) {
+      again = setTimeout(load, againIn);
+      againIn = Math.min(againIn * 2, 30000);
+    } else {
+      againIn = 2000;
+    }
   } catch (e) {
     error.textContent = "Could not load freshness: " + e.message;
   }

@@ -11,6 +11,8 @@ from airflow_provider_rtp.completeness import PersistedDecision, Verdict, Window
 from airflow_provider_rtp.evaluation import CheckResult
 from airflow_provider_rtp.exceptions import InvalidInputError
 from airflow_provider_rtp.plugins.freshness_grid import (
+    DEFAULT_LIVE_BUDGET,
+    LIVE_RUNNING,
     FailedWindow,
     Live,
     WindowStatus,
@@ -18,7 +20,9 @@ from airflow_provider_rtp.plugins.freshness_grid import (
     delay_stats,
     grid_windows,
     hop_lags,
+    live_view,
     live_window,
+    parse_live_budget,
     parse_window_length,
     pipeline_view,
     window_rows,
@@ -130,6 +134,36 @@ def test_a_live_error_is_shown_on_its_window() -> None:
     windows = grid_windows(NOW, HOUR, 1)
     rows = window_rows(windows, {}, live=Live(windows[1], error="KafkaError: unknown group"))
     assert rows[1].status is WindowStatus.WAITING and rows[1].blocker == "KafkaError: unknown group"
+
+
+def test_live_budget_is_seconds_not_negative() -> None:
+    assert parse_live_budget(None) == parse_live_budget(" ") == DEFAULT_LIVE_BUDGET
+    assert parse_live_budget("0.8") == 0.8 and parse_live_budget("0") == 0.0 and parse_live_budget("2") == 2.0
+    for bad in ("-1", "soon", "nan", "inf"):
+        with pytest.raises(InvalidInputError, match="freshness_live_budget"):
+            parse_live_budget(bad)
+
+
+def test_a_running_evaluation_without_an_answer_yet_says_so_on_its_window() -> None:
+    windows = grid_windows(NOW, HOUR, 1)
+    rows = window_rows(windows, {}, live=Live(windows[1], running=True))
+    assert rows[1].status is WindowStatus.WAITING and rows[1].blocker == LIVE_RUNNING
+    assert rows[0].blocker is None
+    view = live_view(Live(windows[1], running=True), NOW)
+    assert view is not None and view["running"] is True
+    assert view["verdict"] is None and view["error"] is None and view["age_seconds"] is None
+
+
+def test_a_previous_answer_shown_meanwhile_carries_its_age() -> None:
+    windows = grid_windows(NOW, HOUR, 1)
+    result = CheckResult(window=windows[1], verdict=Verdict.WAITING, report="window x → WAITING\n  cdc  y")
+    stale = Live(windows[1], result, evaluated_at=NOW - timedelta(seconds=12), running=True)
+    view = live_view(stale, NOW)
+    assert view is not None and view["running"] is True and view["age_seconds"] == 12.0
+    assert view["verdict"] == "waiting" and view["blocker"] == "cdc  y"
+    assert window_rows(windows, {}, live=stale)[1].blocker == "cdc  y"
+    fresh = live_view(Live(windows[1], result, evaluated_at=NOW + timedelta(seconds=1)), NOW)
+    assert fresh is not None and fresh["running"] is False and fresh["age_seconds"] == 0.0
 
 
 def test_delay_stats_and_chart_points_oldest_first() -> None:

@@ -1,8 +1,9 @@
-"""Live evaluations for the page: one per pipeline in flight, cached briefly, bounded in time."""
+"""Live evaluations for the page: one per pipeline in flight, cached briefly, waited for within a budget."""
 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +39,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Window]]:
             raise KafkaError("group 'g' is unknown")
         gate = getattr(clients, "gate", None)
         if gate is not None:
-            gate.wait(5)
+            gate.wait(30)
         return CheckResult(window=window, verdict=Verdict.WAITING, report="window x → WAITING\n  cdc  y")
 
     monkeypatch.setattr(freshness_live, "run_check", fake_run_check)
@@ -46,7 +47,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Window]]:
 
 
 def test_an_answer_is_reused_within_the_ttl(calls: list[tuple[str, Window]]) -> None:
-    live = LiveEvaluations(ttl=60, timeout=5, clients=lambda c: Clients())
+    live = LiveEvaluations(ttl=60, budget=5, clients=lambda c: Clients())
     first = live.evaluate([(check(), WINDOW)])["ods.orders"]
     again = live.evaluate([(check(), WINDOW)])["ods.orders"]
     assert first is again and len(calls) == 1
@@ -61,7 +62,7 @@ def test_after_the_ttl_it_asks_again_with_the_same_clients(calls: list[tuple[str
         made.append(Clients())
         return made[-1]
 
-    live = LiveEvaluations(ttl=0, timeout=5, clients=factory)
+    live = LiveEvaluations(ttl=0, budget=5, clients=factory)
     live.evaluate([(check(), WINDOW)])
     live.evaluate([(check(), WINDOW)])
     assert len(calls) == 2 and len(made) == 1
@@ -69,7 +70,7 @@ def test_after_the_ttl_it_asks_again_with_the_same_clients(calls: list[tuple[str
 
 
 def test_a_failing_pipeline_shows_its_error_and_the_others_answer(calls: list[tuple[str, Window]]) -> None:
-    live = LiveEvaluations(ttl=60, timeout=5, clients=lambda c: Clients())
+    live = LiveEvaluations(ttl=60, budget=5, clients=lambda c: Clients())
     before = Clients.closed
     answers = live.evaluate([(check(), WINDOW), (check("ods.broken"), WINDOW)])
     assert answers["ods.orders"].result is not None
@@ -79,23 +80,81 @@ def test_a_failing_pipeline_shows_its_error_and_the_others_answer(calls: list[tu
     live.close()
 
 
-def test_a_slow_pipeline_times_out_runs_once_and_is_cached_when_done(
-    calls: list[tuple[str, Window]],
-) -> None:
-    gate = threading.Event()
+def gated(gate: threading.Event) -> Any:
+    """Clients whose evaluations wait for ``gate`` (the fake run_check reads it)."""
 
-    def slow_clients(c: CompletenessCheck) -> Any:
+    def factory(c: CompletenessCheck) -> Clients:
         clients = Clients()
         clients.gate = gate  # type: ignore[attr-defined]
         return clients
 
-    live = LiveEvaluations(ttl=60, timeout=0.2, clients=slow_clients)
-    late = live.evaluate([(check(), WINDOW)])["ods.orders"]
-    assert late.result is None and late.error is not None and "no answer within 0.2 s" in late.error
-    live.evaluate([(check(), WINDOW)])  # still in flight: waits for it, does not start another
-    assert len(calls) == 1
+    return factory
+
+
+def settled(live: LiveEvaluations, table: str = "ods.orders") -> Any:
+    """The answer once the evaluation in flight has finished (asked again, as the page does)."""
+    deadline = time.monotonic() + 30
+    while True:
+        answer = live.evaluate([(check(table), WINDOW)], budget=1)[table]
+        if not answer.running or time.monotonic() > deadline:
+            return answer
+
+
+def test_a_slow_pipeline_does_not_hold_the_answer_beyond_the_budget(
+    calls: list[tuple[str, Window]],
+) -> None:
+    gate = threading.Event()
+    factory = gated(gate)
+    live = LiveEvaluations(
+        ttl=60, budget=1, clients=lambda c: factory(c) if c.pipeline.table == "ods.slow" else Clients()
+    )
+    began = time.monotonic()
+    answers = live.evaluate([(check(), WINDOW), (check("ods.slow"), WINDOW), (check("ods.broken"), WINDOW)])
+    waited = time.monotonic() - began
+    try:
+        assert waited < 10  # the slow one blocks until the gate opens (its fake waits up to 30 s)
+        slow = answers["ods.slow"]
+        assert slow.running and slow.result is None and slow.error is None and slow.evaluated_at is None
+        # The error is shown for its pipeline only, the fast one answers within the budget.
+        assert answers["ods.broken"].error == "KafkaError: group 'g' is unknown"
+        assert not answers["ods.broken"].running
+        assert answers["ods.orders"].result is not None and answers["ods.orders"].error is None
+        again = live.evaluate([(check("ods.slow"), WINDOW)], budget=0)["ods.slow"]
+        assert again.running and [t for t, _ in calls].count("ods.slow") == 1  # still the one in flight
+    finally:
+        gate.set()
+    done = settled(live, "ods.slow")
+    assert not done.running and done.result is not None
+    assert [t for t, _ in calls].count("ods.slow") == 1
+    live.close()
+
+
+def test_a_finished_result_replaces_the_stale_one(calls: list[tuple[str, Window]]) -> None:
+    gate = threading.Event()
     gate.set()
-    live.timeout = 5
-    done = live.evaluate([(check(), WINDOW)])["ods.orders"]
-    assert done.result is not None and len(calls) == 1
+    live = LiveEvaluations(ttl=0, budget=5, clients=gated(gate))
+    first = live.evaluate([(check(), WINDOW)])["ods.orders"]
+    assert first.result is not None and not first.running and first.evaluated_at is not None
+    gate.clear()  # the next evaluation (the TTL is over) hangs until the gate opens
+    stale = live.evaluate([(check(), WINDOW)], budget=0.2)["ods.orders"]
+    try:
+        assert stale.running and stale.result is first.result and stale.evaluated_at == first.evaluated_at
+        assert len(calls) == 2
+    finally:
+        gate.set()
+    fresh = settled(live)
+    assert not fresh.running and fresh.result is not None and fresh.result is not first.result
+    assert fresh.evaluated_at is not None and fresh.evaluated_at >= first.evaluated_at
+    live.close()
+
+
+def test_the_budget_counts_from_the_request_start(calls: list[tuple[str, Window]]) -> None:
+    gate = threading.Event()
+    live = LiveEvaluations(ttl=60, budget=30, clients=gated(gate))
+    began = time.monotonic()
+    answer = live.evaluate([(check(), WINDOW)], since=time.monotonic() - 30)["ods.orders"]
+    try:
+        assert answer.running and time.monotonic() - began < 10  # spent before the call: no wait
+    finally:
+        gate.set()
     live.close()
