@@ -9,7 +9,6 @@ decision, completion-delay statistics and the points of the delay chart.
 
 from __future__ import annotations
 
-import enum
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -38,7 +37,6 @@ __all__ = [
     "FailedWindow",
     "Live",
     "WindowRow",
-    "WindowStatus",
     "chart_points",
     "delay_stats",
     "grid_windows",
@@ -62,12 +60,6 @@ _DURATION = re.compile(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: What a window the live evaluation is asking about shows until its first answer.
 LIVE_RUNNING = "live evaluation running"
-
-
-class WindowStatus(enum.StrEnum):
-    COMPLETE = "complete"  # a decision says so (stored, or the live evaluation's)
-    WAITING = "waiting"  # not decided complete (yet): the running window, or nothing proved it
-    FAILED = "failed"  # the sensor task of that window ended failed, and no decision came since
 
 
 @dataclass(frozen=True)
@@ -99,7 +91,7 @@ class Live:
 @dataclass(frozen=True)
 class WindowRow:
     window: Window
-    status: WindowStatus
+    status: Verdict  # failed here: the sensor task of the window ended failed, no decision since
     source: str  # decision | live | task | none
     running: bool = False
     decided_at: datetime | None = None
@@ -113,7 +105,7 @@ class WindowRow:
     @property
     def delay_seconds(self) -> float | None:
         """From the window's end to its completion (``decided_at - end``)."""
-        if self.status is not WindowStatus.COMPLETE or self.decided_at is None:
+        if self.status is not Verdict.COMPLETE or self.decided_at is None:
             return None
         return (self.decided_at - self.window.end).total_seconds()
 
@@ -227,7 +219,7 @@ def window_rows(
         if record is not None:
             row = WindowRow(
                 window,
-                WindowStatus.COMPLETE,
+                Verdict.COMPLETE,
                 "decision",
                 running,
                 decided_at=record.decided_at,
@@ -239,7 +231,7 @@ def window_rows(
         elif result is not None and result.complete and result.record is not None:
             row = WindowRow(
                 window,
-                WindowStatus.COMPLETE,
+                Verdict.COMPLETE,
                 "live",
                 running,
                 decided_at=result.record.decided_at,
@@ -251,16 +243,16 @@ def window_rows(
         elif window in failed:
             blocker = result.blocker if result is not None else None
             row = WindowRow(
-                window, WindowStatus.FAILED, "task", running, blocker=blocker, failed_task=failed[window]
+                window, Verdict.FAILED, "task", running, blocker=blocker, failed_task=failed[window]
             )
         elif result is not None:
-            status = WindowStatus.FAILED if result.verdict is Verdict.FAILED else WindowStatus.WAITING
+            status = Verdict.FAILED if result.verdict is Verdict.FAILED else Verdict.WAITING
             row = WindowRow(window, status, "live", running, blocker=result.blocker)
         else:
             blocker = None
             if live is not None and live.window == window:
                 blocker = live.error or (LIVE_RUNNING if live.running else None)
-            row = WindowRow(window, WindowStatus.WAITING, "none", running, blocker=blocker)
+            row = WindowRow(window, Verdict.WAITING, "none", running, blocker=blocker)
         rows.append(row)
     return rows
 

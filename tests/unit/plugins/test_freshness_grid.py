@@ -15,7 +15,6 @@ from airflow_provider_rtp.plugins.freshness_grid import (
     LIVE_RUNNING,
     FailedWindow,
     Live,
-    WindowStatus,
     chart_points,
     delay_stats,
     grid_windows,
@@ -96,11 +95,11 @@ def test_rows_take_stored_decisions_then_live_then_failed_tasks() -> None:
     )
     rows = window_rows(windows, records, failed=failed, tags={w2: "complete-2026-11-24T10"}, live=live)
     assert [r.status for r in rows] == [
-        WindowStatus.WAITING,
-        WindowStatus.WAITING,
-        WindowStatus.COMPLETE,  # a stored decision wins over an earlier failed try
-        WindowStatus.FAILED,
-        WindowStatus.WAITING,
+        Verdict.WAITING,
+        Verdict.WAITING,
+        Verdict.COMPLETE,  # a stored decision wins over an earlier failed try
+        Verdict.FAILED,
+        Verdict.WAITING,
     ]
     assert rows[0].running and rows[0].source == "none" and rows[0].blocker is None
     assert rows[1].source == "live"
@@ -125,7 +124,7 @@ def test_a_complete_live_answer_completes_its_window_but_not_the_delay_figures()
     )
     windows = [Window(at(11), at(12)), WINDOW]
     rows = window_rows(windows, {}, live=Live(WINDOW, result))
-    assert rows[1].status is WindowStatus.COMPLETE and rows[1].source == "live"
+    assert rows[1].status is Verdict.COMPLETE and rows[1].source == "live"
     assert rows[1].snapshot_id == record.snapshot_id and rows[1].blocker is None
     assert delay_stats(rows)["count"] == 0 and chart_points(rows) == []
 
@@ -133,7 +132,7 @@ def test_a_complete_live_answer_completes_its_window_but_not_the_delay_figures()
 def test_a_live_error_is_shown_on_its_window() -> None:
     windows = grid_windows(NOW, HOUR, 1)
     rows = window_rows(windows, {}, live=Live(windows[1], error="KafkaError: unknown group"))
-    assert rows[1].status is WindowStatus.WAITING and rows[1].blocker == "KafkaError: unknown group"
+    assert rows[1].status is Verdict.WAITING and rows[1].blocker == "KafkaError: unknown group"
 
 
 def test_live_budget_is_seconds_not_negative() -> None:
@@ -147,7 +146,7 @@ def test_live_budget_is_seconds_not_negative() -> None:
 def test_a_running_evaluation_without_an_answer_yet_says_so_on_its_window() -> None:
     windows = grid_windows(NOW, HOUR, 1)
     rows = window_rows(windows, {}, live=Live(windows[1], running=True))
-    assert rows[1].status is WindowStatus.WAITING and rows[1].blocker == LIVE_RUNNING
+    assert rows[1].status is Verdict.WAITING and rows[1].blocker == LIVE_RUNNING
     assert rows[0].blocker is None
     view = live_view(Live(windows[1], running=True), NOW)
     assert view is not None and view["running"] is True
