@@ -314,9 +314,10 @@ def _validator(schema: dict[str, Any]) -> Any:
 def test_compose_file_matches_the_compose_spec_schema() -> None:
     schemas = _compose_schemas()
     if not schemas:
-        pytest.skip(
-            "no compose-spec JSON schema installed (e.g. docker-compose 1.29's, or RTP_COMPOSE_SCHEMA)"
-        )
+        missing = "no compose-spec JSON schema installed (e.g. docker-compose 1.29's, or RTP_COMPOSE_SCHEMA)"
+        if os.environ.get("CI", "").lower() == "true":  # ./dev test provides it: CI validates
+            pytest.fail(missing)
+        pytest.skip(missing)
     for path in schemas:
         schema = json.loads(path.read_text())
         validator = _validator(schema)
