@@ -44,6 +44,8 @@ LONG_MODULES = (
     "test_lake_maintenance.py",
     "test_completeness_faults.py",
     "test_ingestion_sensor.py",
+    "test_ingestion_deadline.py",
+    "test_dags_examples_run.py",
     "test_flink_lifecycle.py",
     "test_flink_operators.py",
     "test_flink_sensor.py",

@@ -40,7 +40,7 @@ def test_missed_deadline_alerts_once_and_a_kept_one_never(tmp_path: Path) -> Non
     runs = {}
     offsets = {
         "rtp_it_deadline_missed_poke": 0,
-        "rtp_it_deadline_missed_deferrable": 60,
+        "rtp_it_deadline_missed_deferrable": 25,
         "rtp_it_deadline_kept": 1,
     }
     for dag_id, offset in offsets.items():
