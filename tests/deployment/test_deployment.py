@@ -200,13 +200,7 @@ def test_freshness_page_shows_the_backfilled_hours_complete(
     """The provider's Lake freshness page (plugin) in the deployment: the hours the backfill decided are
     complete there with the snapshot their sensors handed out; no token, no page."""
     api = deployment.api
-    snapshots = {}
-    for run in api.runs(HOURLY, run_type="backfill"):
-        start = parse(run["data_interval_start"])
-        if start in scenario.backfill_hours:
-            succeeded(api, HOURLY, run["dag_run_id"], 300)
-            snapshots[iso_hour(start)] = str(api.returned(HOURLY, run["dag_run_id"], SENSOR)["snapshot_id"])
-    assert len(snapshots) == len(scenario.backfill_hours), snapshots
+    snapshots = backfilled_snapshots(api, scenario)
     answer = api.session.get(
         f"{api.base}/rtp-freshness/api/freshness", params={"windows": 8, "table": "ods.orders"}, timeout=60
     )
@@ -219,6 +213,19 @@ def test_freshness_page_shows_the_backfilled_hours_complete(
     }
     assert shown == {start: ("complete", snapshot) for start, snapshot in snapshots.items()}, pipeline
     assert requests.get(f"{api.base}/rtp-freshness/", timeout=30).status_code in (401, 403)
+
+
+def backfilled_snapshots(api: AirflowApi, scenario: Scenario) -> dict[str, str]:
+    """{window start: snapshot id} of the backfilled hours, as their sensors handed them out, once
+    their runs succeeded; starts as the freshness page and its JSON write them."""
+    snapshots = {}
+    for run in api.runs(HOURLY, run_type="backfill"):
+        start = parse(run["data_interval_start"])
+        if start in scenario.backfill_hours:
+            succeeded(api, HOURLY, run["dag_run_id"], 300)
+            snapshots[iso_hour(start)] = str(api.returned(HOURLY, run["dag_run_id"], SENSOR)["snapshot_id"])
+    assert len(snapshots) == len(scenario.backfill_hours), snapshots
+    return snapshots
 
 
 def iso_hour(t: datetime) -> str:
